@@ -1,0 +1,134 @@
+"""Who reaches which call, on every URL that names one. The matrix is built from the app's own
+URL map: a route that names a call and has no row here fails the suite."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from tests.support import ROLES, audit_rows, strip_request_id
+
+# What a user gets for (their own call, another agent's call, a call that does not exist).
+# Others' calls are reached by those who see all calls, but playing or exporting one needs a
+# stated purpose first (403 until then); the maintainer has no standing access to any call.
+VISIBLE = {"own": 200, "other": 200, "missing": 404}
+NEEDS_PURPOSE = {"own": 200, "other": 403, "missing": 404}
+PURPOSE_FORM = {"own": 302, "other": 302, "missing": 404}
+ONLY_OWN = {"own": 200, "other": 404, "missing": 404}
+ONLY_OWN_FORM = {"own": 302, "other": 404, "missing": 404}
+NOTHING = {"own": 404, "other": 404, "missing": 404}
+
+EXPECTED = {
+    "calls.detail": {
+        "agent": ONLY_OWN,
+        "supervisor": VISIBLE,
+        "admin": VISIBLE,
+        "dpo": VISIBLE,
+        "maintainer": NOTHING,
+    },
+    "calls.audio": {
+        "agent": ONLY_OWN,
+        "supervisor": NEEDS_PURPOSE,
+        "admin": NEEDS_PURPOSE,
+        "dpo": NEEDS_PURPOSE,
+        "maintainer": NOTHING,
+    },
+    "calls.export": {
+        "agent": ONLY_OWN,
+        "supervisor": NEEDS_PURPOSE,
+        "admin": NEEDS_PURPOSE,
+        "dpo": NEEDS_PURPOSE,
+        "maintainer": NOTHING,
+    },
+    "calls.state_purpose": {
+        "agent": ONLY_OWN_FORM,
+        "supervisor": PURPOSE_FORM,
+        "admin": PURPOSE_FORM,
+        "dpo": PURPOSE_FORM,
+        "maintainer": NOTHING,
+    },
+}
+
+# Routes that answer without a login; every other route sends an anonymous visitor to /login.
+PUBLIC = {"static", "health.healthz", "auth.login", "auth.set_language"}
+
+USER_OF_ROLE = {str(role): name for name, role in ROLES.items() if name != "eero"}
+
+
+def call_rules(app: Flask) -> list:
+    return [rule for rule in app.url_map.iter_rules() if "call_id" in rule.arguments]
+
+
+def test_every_route_that_names_a_call_has_a_rule(app: Flask) -> None:
+    names = {rule.endpoint for rule in call_rules(app)}
+    assert names, "the URL map names no call at all"
+    assert names == set(EXPECTED), f"routes without a rule: {names - set(EXPECTED)}"
+
+
+def test_every_other_route_needs_a_login(app: Flask, world) -> None:
+    client = app.test_client()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC or rule.arguments:
+            continue
+        method = "GET" if "GET" in rule.methods else "POST"
+        response = client.open(rule.rule, method=method)
+        assert response.status_code == 302, rule.rule
+        assert response.headers["Location"].startswith("/login"), rule.rule
+
+
+@pytest.mark.parametrize("role", sorted(USER_OF_ROLE))
+@pytest.mark.parametrize("endpoint", sorted(EXPECTED))
+def test_route_role_matrix(app: Flask, world, login_as, endpoint: str, role: str) -> None:
+    username = USER_OF_ROLE[role]
+    client = login_as(username)
+    rule = next(r for r in call_rules(app) if r.endpoint == endpoint)
+    method = "GET" if "GET" in rule.methods else "POST"
+    targets = {
+        "own": world.calls[username].id,
+        "other": world.calls["eero"].id,
+        "missing": max(c.id for c in world.calls.values()) + 1000,
+    }
+    bodies = {}
+    for target, call_id in targets.items():
+        before = len(audit_rows(outcome="denied"))
+        response = client.open(
+            rule.rule.replace("<int:call_id>", str(call_id)),
+            method=method,
+            data={"purpose": "quality"} if method == "POST" else None,
+        )
+        expected = EXPECTED[endpoint][role][target]
+        assert response.status_code == expected, (endpoint, role, target, response.status_code)
+        if expected in (403, 404):
+            denied = audit_rows(outcome="denied")[before:]
+            assert len(denied) == 1, (endpoint, role, target)
+            assert denied[0].object_id == str(call_id)
+            assert denied[0].actor_name == username
+            assert denied[0].actor_roles == role
+        if expected == 200 and endpoint in ("calls.audio", "calls.export"):
+            assert response.data == world.audio[call_id]
+        if response.mimetype == "audio/wav":
+            body = response.data
+        else:  # the page may echo its own address, and so the id asked for
+            body = strip_request_id(response.text).replace(f"/calls/{call_id}", "/calls/<id>")
+        bodies[target] = (response.status_code, body)
+    if EXPECTED[endpoint][role]["other"] == 404:
+        # Someone else's call and no call at all are indistinguishable.
+        assert bodies["other"] == bodies["missing"]
+
+
+def test_list_shows_agents_only_their_own_calls(world, login_as) -> None:
+    page = login_as("aino").get("/calls").text
+    own = {world.calls["aino"].id, world.calls["aino_secret"].id}
+    shown = {c.id for c in world.calls.values() if f'/calls/{c.id}"' in page}
+    assert shown == own
+
+
+@pytest.mark.parametrize("username", ["sanna", "pekka", "tiina"])
+def test_list_shows_all_calls_to_those_who_see_all(world, login_as, username: str) -> None:
+    page = login_as(username).get("/calls").text
+    assert all(f'/calls/{c.id}"' in page for c in world.calls.values())
+
+
+def test_maintainer_sees_no_calls(world, login_as) -> None:
+    page = login_as("matti").get("/calls").text
+    assert not any(f'/calls/{c.id}"' in page for c in world.calls.values())

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import phonenumbers
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, Form, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+
+from webapp.purposes import NEEDS_CASE_REF, label
+
+
+def to_e164(text: str, region: str = "FI") -> str:
+    """A phone number in any usual format as E.164, or ValueError."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(str(exc)) from exc
+    if not phonenumbers.is_possible_number(number):
+        raise ValueError("not a possible phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class CallFilterForm(Form):
+    """The /calls filters. Read from the query string (GET, no CSRF: it changes nothing)."""
+
+    from_ = DateField(_l("From"), validators=[Optional()], name="from")
+    to = DateField(_l("To"), validators=[Optional()])
+    service = SelectField(_l("Service"), coerce=str, validators=[Optional()])
+    agent = SelectField(_l("Agent"), coerce=str, validators=[Optional()])
+    phone = StringField(_l("Phone number"), validators=[Optional(), Length(max=32)])
+    min_duration = IntegerField(
+        _l("Duration at least (s)"), validators=[Optional(), NumberRange(min=0, max=86400)]
+    )
+    max_duration = IntegerField(
+        _l("Duration at most (s)"), validators=[Optional(), NumberRange(min=0, max=86400)]
+    )
+    direction = SelectField(
+        _l("Direction"),
+        choices=[
+            SelectChoice("", _l("Both")),
+            SelectChoice("in", _l("Inbound")),
+            SelectChoice("out", _l("Outbound")),
+        ],
+        validators=[Optional()],
+    )
+
+    phone_e164: str | None = None
+
+    def validate_phone(self, field: StringField) -> None:
+        try:
+            self.phone_e164 = to_e164(field.data)
+        except ValueError as exc:
+            raise ValidationError(_l("This is not a phone number.")) from exc
+
+    def validate_to(self, field: DateField) -> None:
+        if field.data and self.from_.data and field.data < self.from_.data:
+            raise ValidationError(_l("The end date is before the start date."))
+
+
+class PurposeForm(FlaskForm):
+    purpose = SelectField(_l("Purpose"), validators=[InputRequired(_l("Choose a purpose."))])
+    # No Optional(): it would end the chain before validate_case_ref could demand one.
+    case_ref = StringField(_l("Case reference"), validators=[Length(max=128)])
+
+    def set_purposes(self, codes: list[str]) -> None:
+        self.purpose.choices = [SelectChoice(code, label(code)) for code in codes]
+
+    def validate_case_ref(self, field: StringField) -> None:
+        if self.purpose.data in NEEDS_CASE_REF and not (field.data or "").strip():
+            raise ValidationError(_l("This purpose needs a case reference."))

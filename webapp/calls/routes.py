@@ -1,0 +1,246 @@
+from __future__ import annotations
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.http import parse_range_header
+from wtforms.fields.choices import SelectChoice
+
+from audit import Outcome
+from webapp import auditing, policy
+from webapp.auth import sessions
+from webapp.calls import bp
+from webapp.calls.forms import CallFilterForm, PurposeForm
+from webapp.calls.queries import Cursor, apply_filters, page
+from webapp.extensions import db
+from webapp.models import AccessGrant, Call, CustomerPhone, Role, Service, User
+from webapp.purposes import label as purpose_label
+from webapp.storage import RecordingMissing, storage
+
+
+@bp.get("/")
+@login_required
+def home():
+    return redirect(url_for("calls.index"))
+
+
+@bp.get("/calls")
+@login_required
+def index():
+    user = current_user
+    sees_all = policy.sees_all_calls(user)
+    form = CallFilterForm(request.args)
+    services = db.session.scalars(select(Service).order_by(Service.name))
+    form.service.choices = [SelectChoice("", _("All services"))] + [
+        SelectChoice(str(s.id), s.name) for s in services
+    ]
+    form.agent.choices = [SelectChoice("", _("All agents"))]
+    if sees_all:
+        agents = select(User).where(User.role_rows.any(role=str(Role.AGENT)))
+        form.agent.choices += [
+            SelectChoice(str(a.id), a.display_name)
+            for a in db.session.scalars(agents.order_by(User.display_name))
+        ]
+    calls: list[Call] = []
+    next_cursor = None
+    filtered = bool(request.args)
+    if form.validate():
+        size = current_app.config["CALLS_PER_PAGE"]
+        query = apply_filters(policy.visible_calls(user), form, may_filter_agent=sees_all)
+        rows = list(db.session.scalars(page(query, Cursor.decode(request.args.get("after")), size)))
+        calls = rows[:size]
+        if len(rows) > size:
+            next_cursor = Cursor(calls[-1].started_at, calls[-1].id).encode()
+        if filtered:
+            _audit_search(form)
+    args = request.args.to_dict()
+    after = args.pop("after", None)
+    first_url = url_for("calls.index", **args) if after else None
+    next_url = url_for("calls.index", **args, after=next_cursor) if next_cursor else None
+    return render_template(
+        "calls/index.html",
+        form=form,
+        calls=calls,
+        next_url=next_url,
+        first_url=first_url,
+        sees_all=sees_all,
+    )
+
+
+def _audit_search(form: CallFilterForm) -> None:
+    used = sorted(k for k, v in request.args.items() if v and k != "after")
+    if not used:
+        return
+    customer_id = None
+    if form.phone_e164:  # a search by number is a look-up of that customer
+        customer_id = db.session.scalar(
+            select(CustomerPhone.customer_id).where(CustomerPhone.phone_e164 == form.phone_e164)
+        )
+    auditing.write(
+        "call.search", Outcome.ALLOWED, customer_id=customer_id, detail={"filters": used}
+    )
+
+
+@bp.get("/calls/<int:call_id>")
+@login_required
+def detail(call_id: int):
+    call = policy.visible_call_or_404(current_user, call_id, "call.view")
+    access = policy.playback_access(current_user, call, sessions.current_id())
+    auditing.write(
+        "call.view",
+        Outcome.ALLOWED,
+        object_type="call",
+        object_id=str(call.id),
+        customer_id=call.customer_id,
+        purpose=access.purpose if access else None,
+        case_ref=access.case_ref if access else None,
+    )
+    form = None
+    purposes = policy.purposes_for(current_user, call)
+    if access is None and purposes:
+        form = PurposeForm()
+        form.set_purposes(purposes)
+    return render_template(
+        "calls/detail.html",
+        call=call,
+        access=access,
+        form=form,
+        purpose_label=purpose_label,
+    )
+
+
+@bp.post("/calls/<int:call_id>/purpose")
+@login_required
+def state_purpose(call_id: int):
+    call = policy.visible_call_or_404(current_user, call_id, "call.purpose")
+    purposes = policy.purposes_for(current_user, call)
+    form = PurposeForm()
+    form.set_purposes(purposes)
+    if not purposes or not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+        return redirect(url_for("calls.detail", call_id=call.id))
+    case_ref = (form.case_ref.data or "").strip() or None
+    db.session.add(
+        AccessGrant(
+            session_id=sessions.current_id(),
+            call_id=call.id,
+            purpose_code=form.purpose.data,
+            case_ref=case_ref,
+        )
+    )
+    auditing.write(
+        "call.purpose",
+        Outcome.ALLOWED,
+        object_type="call",
+        object_id=str(call.id),
+        customer_id=call.customer_id,
+        purpose=form.purpose.data,
+        case_ref=case_ref,
+    )
+    return redirect(url_for("calls.detail", call_id=call.id))
+
+
+def _access_or_403(call: Call, action: str) -> policy.Access:
+    access = policy.playback_access(current_user, call, sessions.current_id())
+    if access is None:
+        auditing.write(
+            action,
+            Outcome.DENIED,
+            object_type="call",
+            object_id=str(call.id),
+            customer_id=call.customer_id,
+            detail={"reason": "purpose_required"},
+        )
+        abort(403)
+    return access
+
+
+def _recording_size(call: Call) -> int:
+    try:
+        size = storage().size(call.recording_key)
+    except RecordingMissing:
+        size = None
+    if size != call.recording_bytes:
+        auditing.write(
+            "recording.integrity_failed",
+            Outcome.FAILED,
+            object_type="call",
+            object_id=str(call.id),
+            detail={"expected_bytes": call.recording_bytes, "found_bytes": size},
+        )
+        abort(500)
+    return size
+
+
+@bp.get("/calls/<int:call_id>/audio")
+@login_required
+def audio(call_id: int):
+    call = policy.visible_call_or_404(current_user, call_id, "call.play")
+    access = _access_or_403(call, "call.play")
+    size = _recording_size(call)
+
+    start, stop, status = 0, size, 200
+    header = request.headers.get("Range")
+    ranges = parse_range_header(header) if header else None
+    if ranges is not None and len(ranges.ranges) == 1:
+        bounds = ranges.range_for_length(size)
+        if bounds is None:
+            return Response(
+                status=416,
+                headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
+            )
+        (start, stop), status = bounds, 206
+    # Several ranges or an unreadable header: the whole recording, as RFC 9110 allows.
+
+    # The event is committed before the first byte of audio leaves; if it cannot be, nothing does.
+    auditing.write(
+        "call.play",
+        Outcome.ALLOWED,
+        object_type="call",
+        object_id=str(call.id),
+        customer_id=call.customer_id,
+        purpose=access.purpose,
+        case_ref=access.case_ref,
+        detail={"range": f"{start}-{stop - 1}"},
+    )
+    response = Response(
+        storage().read_range(call.recording_key, start, stop),
+        status=status,
+        mimetype="audio/wav",
+        direct_passthrough=True,
+    )
+    response.headers["Accept-Ranges"] = "bytes"
+    response.content_length = stop - start
+    if status == 206:
+        response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+    return response
+
+
+@bp.get("/calls/<int:call_id>/export")
+@login_required
+def export(call_id: int):
+    call = policy.visible_call_or_404(current_user, call_id, "call.export")
+    access = _access_or_403(call, "call.export")
+    size = _recording_size(call)
+    auditing.write(
+        "call.export",
+        Outcome.ALLOWED,
+        object_type="call",
+        object_id=str(call.id),
+        customer_id=call.customer_id,
+        purpose=access.purpose,
+        case_ref=access.case_ref,
+        detail={"bytes": size},
+    )
+    response = Response(
+        storage().read_range(call.recording_key, 0, size),
+        mimetype="audio/wav",
+        direct_passthrough=True,
+    )
+    response.content_length = size
+    # The file name says which call, and nothing about the customer.
+    response.headers["Content-Disposition"] = f'attachment; filename="tallenne-{call.id}.wav"'
+    return response

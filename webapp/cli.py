@@ -1,0 +1,85 @@
+"""The ``tallenne`` command (a FlaskGroup: ``flask --app wsgi …`` is the same)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import Role, User
+
+
+def _create_app() -> Flask:
+    from webapp import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app)
+def cli() -> None:
+    """Tallenne: the register of recorded customer-service calls."""
+
+
+def main() -> None:
+    cli.main(prog_name="tallenne")
+
+
+@click.command("demo")
+@click.option("--calls", "n_calls", default=2000, show_default=True, type=click.IntRange(0))
+@click.option("--seed", default=2026, show_default=True, hidden=True)
+@with_appcontext
+def demo_command(n_calls: int, seed: int) -> None:
+    """Create or upgrade the embedded database and fill it with demo data."""
+    from flask_migrate import upgrade
+
+    from webapp.demo import populate
+
+    upgrade()
+    populate(n_calls=n_calls, seed=seed)
+
+
+@click.group("users")
+def users_group() -> None:
+    """Tallenne's user accounts."""
+
+
+@users_group.command("create-local")
+@click.argument("name")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice([str(r) for r in Role]),
+    help="Repeat for several roles.",
+)
+@click.option("--display-name", default=None)
+@click.password_option(prompt="Password", confirmation_prompt=True)
+@with_appcontext
+def create_local(
+    name: str, roles: tuple[str, ...], display_name: str | None, password: str
+) -> None:
+    """A local account, e.g. the audited break-glass administrator (prompts for the password)."""
+    from webapp.auth.backends import set_local_password
+
+    if db.session.scalar(select(User).where(User.username == name)) is not None:
+        click.echo(f"A user named {name!r} already exists.", err=True)
+        sys.exit(1)
+    if len(password) < 12:
+        click.echo("The password must be at least 12 characters long.", err=True)
+        sys.exit(2)
+    user = User(username=name, display_name=display_name or name, auth_source="local")
+    user.roles = {Role(r) for r in roles}
+    set_local_password(user, password)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"Created local user {name} ({', '.join(sorted(roles))}).")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(demo_command)
+    app.cli.add_command(users_group)

@@ -1,0 +1,86 @@
+"""Settings: defaults, then ``instance/config.py``, then ``TALLENNE_*`` variables, then a
+mapping passed by the tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+DEFAULTS: dict[str, Any] = {
+    "DEMO": False,
+    "DEMO_PASSWORD": "demo",
+    "AUTH_BACKEND": "local",
+    "DATABASE_URL": None,  # SQLite under instance/ when unset
+    "STORAGE_DIR": None,  # instance/recordings when unset
+    "PROXY_COUNT": 0,  # reverse proxies in front of us whose X-Forwarded-For we trust
+    "CALLS_PER_PAGE": 50,
+    "PURPOSE_GRANT_MINUTES": 60,
+    "SESSION_IDLE_MINUTES": 480,
+    "BABEL_DEFAULT_LOCALE": "fi",
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Helsinki",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "tallenne_session",
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session
+}
+
+
+def load(app: Flask, test_config: Mapping[str, Any] | None) -> None:
+    app.config.update(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("TALLENNE")
+    if test_config is not None:
+        app.config.update(test_config)
+
+    instance = Path(app.instance_path)
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'tallenne.db'}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = _driver_url(app.config["DATABASE_URL"])
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 5}}
+    app.config["STORAGE_DIR"] = str(app.config["STORAGE_DIR"] or instance / "recordings")
+    app.config["SESSION_COOKIE_SECURE"] = app.config.get(
+        "SESSION_COOKIE_SECURE", not (app.config["DEMO"] or app.testing or app.debug)
+    )
+    if not app.config.get("SECRET_KEY"):
+        if not (app.config["DEMO"] or app.testing):
+            raise ConfigurationError(
+                "TALLENNE_SECRET_KEY is not set: set it to a long random value "
+                "(python -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+        app.config["SECRET_KEY"] = _demo_secret(instance)
+    if app.config["AUTH_BACKEND"] not in {"local", "ldap"}:
+        raise ConfigurationError("TALLENNE_AUTH_BACKEND must be 'local' or 'ldap'.")
+
+
+def _driver_url(url: str) -> str:
+    # Operators write postgresql://…; SQLAlchemy would pick psycopg2, which we do not ship.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _demo_secret(instance: Path) -> str:
+    # The demo keeps its sessions across restarts without a secret in the repository.
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key

@@ -1,0 +1,238 @@
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from audit import UTCDateTime
+from webapp.extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Role(enum.StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+    DPO = "dpo"
+    MAINTAINER = "maintainer"
+
+
+class Direction(enum.StrEnum):
+    INBOUND = "in"
+    OUTBOUND = "out"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(255), unique=True)
+    display_name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    auth_source: Mapped[str] = mapped_column(String(16), default="local")
+    # AD objectGUID for directory users: a renamed account stays the same user.
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    role_rows: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(Role(r.role) for r in self.role_rows)
+
+    @roles.setter
+    def roles(self, roles: set[Role]) -> None:
+        self.role_rows = [UserRole(role=str(role)) for role in sorted(roles)]
+
+    def has_role(self, *roles: Role) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    @property
+    def roles_label(self) -> str:
+        return ",".join(sorted(self.roles))
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+
+class UserRole(db.Model):
+    __tablename__ = "user_role"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user: Mapped[User] = relationship(back_populates="role_rows")
+
+
+class UserSession(db.Model):
+    """A login. The cookie carries only a random token whose SHA-256 is the key here, so that
+    logging out or deactivating a user ends the session on the server."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (Index("ix_user_session_user_id", "user_id"),)
+
+
+class Register(db.Model):
+    __tablename__ = "register"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    retention_months: Mapped[int] = mapped_column(Integer)
+    controller: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str] = mapped_column(Text)
+    dpo_contact: Mapped[str] = mapped_column(Text)
+
+    services: Mapped[list[Service]] = relationship(back_populates="register")
+    purpose_rows: Mapped[list[RegisterPurpose]] = relationship(lazy="selectin")
+
+    @property
+    def purpose_codes(self) -> list[str]:
+        return [row.purpose_code for row in self.purpose_rows]
+
+    __table_args__ = (CheckConstraint("retention_months > 0", name="retention_positive"),)
+
+
+class Purpose(db.Model):
+    """Why a recording that is not one's own is played or exported."""
+
+    __tablename__ = "purpose"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    requires_case_ref: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RegisterPurpose(db.Model):
+    __tablename__ = "register_purpose"
+
+    register_id: Mapped[int] = mapped_column(ForeignKey("register.id"), primary_key=True)
+    purpose_code: Mapped[str] = mapped_column(ForeignKey("purpose.code"), primary_key=True)
+
+
+class Service(db.Model):
+    """A service or queue that calls are directed to; it belongs to one register."""
+
+    __tablename__ = "service"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    register_id: Mapped[int] = mapped_column(ForeignKey("register.id"))
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+
+    register: Mapped[Register] = relationship(back_populates="services", lazy="joined")
+
+
+class Customer(db.Model):
+    __tablename__ = "customer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_number: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(2), default="fi")
+    contact_person: Mapped[str | None] = mapped_column(String(255))
+
+    phones: Mapped[list[CustomerPhone]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan"
+    )
+
+
+class CustomerPhone(db.Model):
+    __tablename__ = "customer_phone"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    phone_e164: Mapped[str] = mapped_column(String(16))
+    # A secret number: calls from it arrive withheld and never show its digits.
+    secret: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    customer: Mapped[Customer] = relationship(back_populates="phones")
+
+    __table_args__ = (
+        UniqueConstraint("customer_id", "phone_e164", name="uq_customer_phone_number"),
+        Index("ix_customer_phone_phone_e164", "phone_e164"),
+    )
+
+
+class Call(db.Model):
+    __tablename__ = "call"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    duration_s: Mapped[int] = mapped_column(Integer)
+    direction: Mapped[str] = mapped_column(String(3))
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # None when the customer called from a secret (withheld) number: its digits are never kept.
+    phone_e164: Mapped[str | None] = mapped_column(String(16))
+    phone_secret: Mapped[bool] = mapped_column(Boolean, default=False)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"))
+    external_id: Mapped[str | None] = mapped_column(String(150), unique=True)
+    recording_key: Mapped[str] = mapped_column(String(255))
+    recording_bytes: Mapped[int] = mapped_column(Integer)
+    recording_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    service: Mapped[Service] = relationship(lazy="joined")
+    agent: Mapped[User | None] = relationship(lazy="joined")
+    customer: Mapped[Customer | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("direction IN ('in', 'out')", name="direction"),
+        CheckConstraint("duration_s >= 0", name="duration_nonnegative"),
+        CheckConstraint("NOT (phone_secret AND phone_e164 IS NOT NULL)", name="secret_no_digits"),
+        # Every list filter is served by an index that ends in the keyset order.
+        Index("ix_call_started_at_id", "started_at", "id"),
+        Index("ix_call_agent_id_started_at_id", "agent_id", "started_at", "id"),
+        Index("ix_call_service_id_started_at_id", "service_id", "started_at", "id"),
+        Index("ix_call_phone_e164_started_at_id", "phone_e164", "started_at", "id"),
+        Index("ix_call_direction_started_at_id", "direction", "started_at", "id"),
+        Index("ix_call_duration_s_started_at", "duration_s", "started_at"),
+        Index("ix_call_customer_id_started_at", "customer_id", "started_at"),
+    )
+
+
+class AccessGrant(db.Model):
+    """A purpose stated in one login session for one call that is not the user's own."""
+
+    __tablename__ = "access_grant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("user_session.id", ondelete="CASCADE"))
+    call_id: Mapped[int] = mapped_column(ForeignKey("call.id", ondelete="CASCADE"))
+    purpose_code: Mapped[str] = mapped_column(ForeignKey("purpose.code"))
+    case_ref: Mapped[str | None] = mapped_column(String(128))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (Index("ix_access_grant_session_call", "session_id", "call_id"),)
