@@ -4,6 +4,7 @@ PostgreSQL. Under CI=true a missing service fails the test instead of skipping i
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import shutil
@@ -104,12 +105,25 @@ def app_config(database_url: str, tmp_path: Path, **overrides: object) -> dict[s
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(app_config(database_url, tmp_path))
-    with app.app_context():
-        yield app
+def app(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The app under test. Settings for one test: ``@pytest.mark.app_config(NAME=value)``.
+
+    The test itself runs in the context of a twin app on the same database. Flask reuses an
+    app context that is already pushed for the same app, so without the twin every request
+    would share the test's ``g`` and session; with it, each request gets a fresh context, as
+    it does under gunicorn. (One pair per test: Flask-SQLAlchemy binds a session to the engine
+    of the current app, so a second pair would lend the first one's objects its connections.)
+    """
+    marker = request.node.get_closest_marker("app_config")
+    config = app_config(database_url, tmp_path, **(marker.kwargs if marker else {}))
+    served = create_app(config)
+    twin = create_app(config)
+    with twin.app_context():
+        yield served
         db.session.remove()
-        db.engine.dispose()
+    for each in (served, twin):
+        with each.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture
@@ -212,3 +226,11 @@ def login_as(app: Flask, world: World) -> Callable[[str], FlaskClient]:
         return client
 
     return _login
+
+
+@pytest.fixture(autouse=True)
+def _collect_leaks() -> Iterator[None]:
+    # A connection left open is reported when it is collected; collect now, so that the
+    # ResourceWarning (an error here) names the test that leaked it.
+    yield
+    gc.collect()

@@ -31,7 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_NAME": "tallenne_session",
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Seconds a request waits for a database lock before it gives up (and an access that needs
+    # an audit event is refused) instead of hanging.
+    "DATABASE_LOCK_TIMEOUT": 5,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session
 }
@@ -48,8 +50,9 @@ def load(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'tallenne.db'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = _driver_url(app.config["DATABASE_URL"])
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 5}}
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], float(app.config["DATABASE_LOCK_TIMEOUT"])
+    )
     app.config["STORAGE_DIR"] = str(app.config["STORAGE_DIR"] or instance / "recordings")
     app.config["SESSION_COOKIE_SECURE"] = app.config.get(
         "SESSION_COOKIE_SECURE", not (app.config["DEMO"] or app.testing or app.debug)
@@ -71,6 +74,16 @@ def _driver_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def _engine_options(url: str, lock_timeout: float) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": lock_timeout}}
+    # pool_pre_ping: the first request after a database restart must not fail.
+    return {
+        "pool_pre_ping": True,
+        "connect_args": {"options": f"-c lock_timeout={int(lock_timeout * 1000)}"},
+    }
 
 
 def _demo_secret(instance: Path) -> str:

@@ -213,8 +213,16 @@ class Call(db.Model):
         CheckConstraint("duration_s >= 0", name="duration_nonnegative"),
         CheckConstraint("NOT (phone_secret AND phone_e164 IS NOT NULL)", name="secret_no_digits"),
         # Every list filter is served by an index that ends in the keyset order.
-        Index("ix_call_started_at_id", "started_at", "id"),
-        Index("ix_call_agent_id_started_at_id", "agent_id", "started_at", "id"),
+        Index("ix_call_started_at_id_duration_s", "started_at", "id", "duration_s"),
+        Index(
+            "ix_call_agent_id_started_at_id_filters",
+            "agent_id",
+            "started_at",
+            "id",
+            "service_id",
+            "direction",
+            "duration_s",
+        ),
         Index("ix_call_service_id_started_at_id", "service_id", "started_at", "id"),
         Index("ix_call_phone_e164_started_at_id", "phone_e164", "started_at", "id"),
         Index("ix_call_direction_started_at_id", "direction", "started_at", "id"),

@@ -205,8 +205,8 @@ def upgrade():
     )
     with op.batch_alter_table("call", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_call_agent_id_started_at_id",
-            ["agent_id", "started_at", "id"],
+            "ix_call_agent_id_started_at_id_filters",
+            ["agent_id", "started_at", "id", "service_id", "direction", "duration_s"],
             unique=False,
         )
         batch_op.create_index(
@@ -233,7 +233,9 @@ def upgrade():
             unique=False,
         )
         batch_op.create_index(
-            "ix_call_started_at_id", ["started_at", "id"], unique=False
+            "ix_call_started_at_id_duration_s",
+            ["started_at", "id", "duration_s"],
+            unique=False,
         )
 
     op.create_table(
@@ -334,13 +336,13 @@ def downgrade():
 
     op.drop_table("access_grant")
     with op.batch_alter_table("call", schema=None) as batch_op:
-        batch_op.drop_index("ix_call_started_at_id")
+        batch_op.drop_index("ix_call_started_at_id_duration_s")
         batch_op.drop_index("ix_call_service_id_started_at_id")
         batch_op.drop_index("ix_call_phone_e164_started_at_id")
         batch_op.drop_index("ix_call_duration_s_started_at")
         batch_op.drop_index("ix_call_direction_started_at_id")
         batch_op.drop_index("ix_call_customer_id_started_at")
-        batch_op.drop_index("ix_call_agent_id_started_at_id")
+        batch_op.drop_index("ix_call_agent_id_started_at_id_filters")
 
     op.drop_table("call")
     with op.batch_alter_table("user_session", schema=None) as batch_op:

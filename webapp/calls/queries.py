@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, or_
 
 from webapp.calls.forms import CallFilterForm
 from webapp.models import Call
@@ -66,10 +66,10 @@ def page(query: Select, after: Cursor | None, size: int) -> Select:
     """One page, newest first, starting after the cursor. Fetches one row more than a page so
     that the caller knows whether there is a next one."""
     if after is not None:
+        # (started_at, id) < the cursor's, written so that started_at <= … bounds the index
+        # range; the OR then only decides among the rows that share the cursor's instant.
         query = query.where(
-            or_(
-                Call.started_at < after.started_at,
-                and_(Call.started_at == after.started_at, Call.id < after.id),
-            )
+            Call.started_at <= after.started_at,
+            or_(Call.started_at < after.started_at, Call.id < after.id),
         )
     return query.order_by(Call.started_at.desc(), Call.id.desc()).limit(size + 1)

@@ -35,13 +35,14 @@ def index():
     form.service.choices = [SelectChoice("", _("All services"))] + [
         SelectChoice(str(s.id), s.name) for s in services
     ]
-    form.agent.choices = [SelectChoice("", _("All agents"))]
     if sees_all:
         agents = select(User).where(User.role_rows.any(role=str(Role.AGENT)))
-        form.agent.choices += [
+        form.agent.choices = [SelectChoice("", _("All agents"))] + [
             SelectChoice(str(a.id), a.display_name)
             for a in db.session.scalars(agents.order_by(User.display_name))
         ]
+    else:  # an agent's list is their own calls: there is no one else to choose
+        del form.agent
     calls: list[Call] = []
     next_cursor = None
     filtered = bool(request.args)
@@ -185,7 +186,7 @@ def audio(call_id: int):
     start, stop, status = 0, size, 200
     header = request.headers.get("Range")
     ranges = parse_range_header(header) if header else None
-    if ranges is not None and len(ranges.ranges) == 1:
+    if ranges is not None and ranges.units == "bytes" and len(ranges.ranges) == 1:
         bounds = ranges.range_for_length(size)
         if bounds is None:
             return Response(
@@ -193,7 +194,7 @@ def audio(call_id: int):
                 headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
             )
         (start, stop), status = bounds, 206
-    # Several ranges or an unreadable header: the whole recording, as RFC 9110 allows.
+    # Several ranges, another unit or an unreadable header: the whole recording (RFC 9110 §14.2).
 
     # The event is committed before the first byte of audio leaves; if it cannot be, nothing does.
     auditing.write(
