@@ -30,9 +30,11 @@ messages: $(STAMP)
 demo: install
 	TALLENNE_DEMO=1 $(BIN)/tallenne demo
 
+# Served by gunicorn as in production (gthread workers; no query strings in the access log).
 run: demo
 	@echo "Tallenne: http://$(HOST):$(PORT)  (stop with Ctrl-C)"
-	TALLENNE_DEMO=1 $(BIN)/tallenne run --host $(HOST) --port $(PORT)
+	TALLENNE_DEMO=1 TALLENNE_BIND=$(HOST):$(PORT) TALLENNE_WORKERS=2 \
+		$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)

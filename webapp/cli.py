@@ -80,6 +80,14 @@ def create_local(
     click.echo(f"Created local user {name} ({', '.join(sorted(roles))}).")
 
 
+COMMANDS = (demo_command, users_group)
+
+# On the group itself, so that `tallenne --help` lists them even before the app can start
+# (say, with TALLENNE_SECRET_KEY still unset); on app.cli for `flask --app wsgi …`.
+for _command in COMMANDS:
+    cli.add_command(_command)
+
+
 def init_app(app: Flask) -> None:
-    app.cli.add_command(demo_command)
-    app.cli.add_command(users_group)
+    for command in COMMANDS:
+        app.cli.add_command(command)

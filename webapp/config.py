@@ -54,9 +54,9 @@ def load(app: Flask, test_config: Mapping[str, Any] | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"], float(app.config["DATABASE_LOCK_TIMEOUT"])
     )
     app.config["STORAGE_DIR"] = str(app.config["STORAGE_DIR"] or instance / "recordings")
-    app.config["SESSION_COOKIE_SECURE"] = app.config.get(
-        "SESSION_COOKIE_SECURE", not (app.config["DEMO"] or app.testing or app.debug)
-    )
+    if not (app.config["DEMO"] or app.testing or app.debug):
+        # Outside the demo the app is reached over HTTPS through the organisation's proxy.
+        app.config["SESSION_COOKIE_SECURE"] = True
     if not app.config.get("SECRET_KEY"):
         if not (app.config["DEMO"] or app.testing):
             raise ConfigurationError(

@@ -241,7 +241,7 @@ def _calls(rng: random.Random, count: int) -> None:
             service = rng.choice(register.services)
             started = _business_time(rng, now, days_back=months * 30)
             # Mostly short: the demo stays a few hundred megabytes.
-            seconds = min(int(rng.expovariate(1 / 9)) + 4, 60)
+            seconds = min(int(rng.expovariate(1 / 6)) + 3, 60)
             call = Call(
                 started_at=started,
                 duration_s=seconds,

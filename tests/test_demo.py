@@ -1,0 +1,66 @@
+"""`tallenne demo`: the embedded demo, filled from nothing and kept on the second run."""
+
+from __future__ import annotations
+
+import shutil
+import wave
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from tests.support import require
+from webapp.extensions import db
+from webapp.models import Call, Customer, CustomerPhone, Register, User
+
+
+def test_demo_fills_then_keeps_then_extends(runner, app) -> None:
+    require(shutil.which("espeak-ng") is not None, "espeak-ng is not installed (Debian espeak-ng)")
+    result = runner.invoke(args=["demo", "--calls", "40"])
+    assert result.exit_code == 0, result.output
+    assert "Finnish speech (espeak-ng)" in result.output
+    for username in ("aino", "eero", "sanna", "pekka", "tiina"):
+        assert username in result.output
+    assert "'demo'" in result.output
+
+    roles = {u.username: u.roles_label for u in db.session.scalars(sa.select(User))}
+    assert {roles["aino"], roles["eero"], roles["sanna"], roles["pekka"], roles["tiina"]} == {
+        "agent",
+        "supervisor",
+        "admin",
+        "dpo",
+    }
+    registers = list(db.session.scalars(sa.select(Register)))
+    assert 2 <= len(registers) <= 3
+    assert {r.retention_months for r in registers} == {6, 12}
+    assert db.session.scalar(sa.select(sa.func.count(Customer.id))) == 200
+    assert db.session.scalar(sa.select(sa.func.count()).where(CustomerPhone.secret))
+
+    calls = list(db.session.scalars(sa.select(Call)))
+    assert len(calls) == 40
+    assert {c.direction for c in calls} == {"in", "out"}
+    storage = Path(app.config["STORAGE_DIR"])
+    for call in calls:
+        assert call.phone_e164 is None or not call.phone_secret
+        with wave.open(str(storage / call.recording_key)) as w:
+            assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (8000, 2, 1)
+            assert w.getnframes() == call.duration_s * 8000
+        assert (storage / call.recording_key).stat().st_size == call.recording_bytes
+
+    again = runner.invoke(args=["demo", "--calls", "40"])
+    assert again.exit_code == 0
+    assert db.session.scalar(sa.select(sa.func.count(Call.id))) == 40
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == len(roles)
+
+    more = runner.invoke(args=["demo", "--calls", "45"])
+    assert more.exit_code == 0
+    assert db.session.scalar(sa.select(sa.func.count(Call.id))) == 45
+
+
+def test_demo_logs_in_with_the_demo_password(runner, app) -> None:
+    from flask import current_app
+
+    current_app.config["DEMO_PASSWORD"] = "kokeilu"  # commands run in the test's app context
+    assert runner.invoke(args=["demo", "--calls", "0"]).exit_code == 0
+    client = app.test_client()
+    response = client.post("/login", data={"username": "tiina", "password": "kokeilu"})
+    assert response.status_code == 302
