@@ -196,3 +196,17 @@ def test_own_call_needs_no_purpose_even_for_a_supervisor(world, login_as) -> Non
     assert sanna.get(audio_url(world, "sanna")).status_code == 200
     event = audit_rows(action="call.play")[-1]
     assert event.purpose is None and event.outcome == "allowed"
+
+
+def test_no_purpose_is_chosen_for_the_user(world, login_as) -> None:
+    sanna = login_as("sanna")
+    call = world.calls["aino"]
+    page = sanna.get(f"/calls/{call.id}").text
+    options = page.split('name="purpose"')[1].split("</select>")[0]
+    assert options.index('value=""') < options.index('value="order_verification"')
+    assert "selected" not in options
+    # The register's own order: order verification first, authority request last.
+    assert options.index("order_verification") < options.index("authority_request")
+    page = sanna.post(f"/calls/{call.id}/purpose", data={"purpose": ""}, follow_redirects=True).text
+    assert "Valitse käyttötarkoitus." in page
+    assert sanna.get(f"/calls/{call.id}/audio").status_code == 403

@@ -118,7 +118,8 @@ class Register(db.Model):
 
     @property
     def purpose_codes(self) -> list[str]:
-        return [row.purpose_code for row in self.purpose_rows]
+        rows = sorted(self.purpose_rows, key=lambda row: row.purpose.position)
+        return [row.purpose_code for row in rows]
 
     __table_args__ = (CheckConstraint("retention_months > 0", name="retention_positive"),)
 
@@ -138,6 +139,8 @@ class RegisterPurpose(db.Model):
 
     register_id: Mapped[int] = mapped_column(ForeignKey("register.id"), primary_key=True)
     purpose_code: Mapped[str] = mapped_column(ForeignKey("purpose.code"), primary_key=True)
+
+    purpose: Mapped[Purpose] = relationship(lazy="joined")
 
 
 class Service(db.Model):

@@ -64,7 +64,10 @@ class PurposeForm(FlaskForm):
     case_ref = StringField(_l("Case reference"), validators=[Length(max=128)])
 
     def set_purposes(self, codes: list[str]) -> None:
-        self.purpose.choices = [SelectChoice(code, label(code)) for code in codes]
+        # No purpose is chosen for the user: an unthinking default would make the trail lie.
+        self.purpose.choices = [SelectChoice("", _l("Choose…"))] + [
+            SelectChoice(code, label(code)) for code in codes
+        ]
 
     def validate_case_ref(self, field: StringField) -> None:
         if self.purpose.data in NEEDS_CASE_REF and not (field.data or "").strip():
