@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support import PASSWORD, ROLES, World, login, require
-from webapp import create_app
+from webapp import create_app, purposes
 from webapp.extensions import db
 from webapp.models import (
     Customer,
@@ -147,20 +147,12 @@ def password_hash() -> str:
 @pytest.fixture
 def world(app: Flask, password_hash: str) -> World:
     w = World()
-    for code, name, months, purposes, services in [
+    for code, name, months, purpose_codes, services in [
         (
             "asiakaspalvelu",
             "Asiakaspalvelun puhelutallenteet",
             12,
-            [
-                "order_verification",
-                "complaint",
-                "quality",
-                "training",
-                "service_development",
-                "data_subject_request",
-                "authority_request",
-            ],
+            purposes.CODES,
             [("600", "vesi", "Vesihuolto")],
         ),
         (
@@ -181,7 +173,7 @@ def world(app: Flask, password_hash: str) -> World:
         )
         db.session.add(register)
         db.session.flush()
-        for p in purposes:
+        for p in purpose_codes:
             db.session.add(RegisterPurpose(register_id=register.id, purpose_code=p))
         for scode, key, sname in services:
             w.services[key] = Service(register=register, code=scode, name=sname)

@@ -98,16 +98,6 @@ class World:
         return call
 
 
-ROLES = {
-    "aino": Role.AGENT,
-    "eero": Role.AGENT,
-    "sanna": Role.SUPERVISOR,
-    "pekka": Role.ADMIN,
-    "tiina": Role.DPO,
-    "matti": Role.MAINTAINER,
-}
-
-
 def login(client: FlaskClient, username: str, password: str = PASSWORD):
     return client.post("/login", data={"username": username, "password": password})
 

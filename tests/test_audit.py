@@ -176,3 +176,20 @@ def test_concurrent_playbacks_all_get_their_event(app, world) -> None:
     assert statuses.count(200) == len(played)
     assert statuses.count(200) + statuses.count(503) == 20
     assert statuses.count(200) >= 15
+
+
+def test_a_failed_audit_write_logs_no_personal_data(world, login_as, monkeypatch, caplog) -> None:
+    client = login_as("sanna")
+    call = world.calls["aino"]
+    client.post(f"/calls/{call.id}/purpose", data={"purpose": "complaint", "case_ref": "REK-99"})
+    original = audit.append
+
+    def failing(connection, event):
+        # A real statement failure (action is NOT NULL), raised by the database itself.
+        return original(connection, audit.Event(**{**event.__dict__, "action": None}))
+
+    monkeypatch.setattr(audit, "append", failing)
+    assert client.get(f"/calls/{call.id}/audio").status_code == 503
+    logged = caplog.text
+    assert "audit write failed" in logged
+    assert "REK-99" not in logged and "sanna" not in logged and "127.0.0.1" not in logged

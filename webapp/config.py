@@ -77,10 +77,12 @@ def _driver_url(url: str) -> str:
 
 
 def _engine_options(url: str, lock_timeout: float) -> dict[str, Any]:
+    # hide_parameters: a failed statement's values (names, phone numbers) stay out of the logs.
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": lock_timeout}}
+        return {"hide_parameters": True, "connect_args": {"timeout": lock_timeout}}
     # pool_pre_ping: the first request after a database restart must not fail.
     return {
+        "hide_parameters": True,
         "pool_pre_ping": True,
         "connect_args": {"options": f"-c lock_timeout={int(lock_timeout * 1000)}"},
     }

@@ -14,6 +14,9 @@ LABELS = {
     "authority_request": _l("Authority request"),
 }
 
+# Every purpose, in the order forms offer them (the migration seeds the same list).
+CODES = list(LABELS)
+
 # Purposes whose use must name the case it serves.
 NEEDS_CASE_REF = {"complaint", "data_subject_request", "authority_request"}
 

@@ -88,15 +88,7 @@ def _audit_search(form: CallFilterForm) -> None:
 def detail(call_id: int):
     call = policy.visible_call_or_404(current_user, call_id, "call.view")
     access = policy.playback_access(current_user, call, sessions.current_id())
-    auditing.write(
-        "call.view",
-        Outcome.ALLOWED,
-        object_type="call",
-        object_id=str(call.id),
-        customer_id=call.customer_id,
-        purpose=access.purpose if access else None,
-        case_ref=access.case_ref if access else None,
-    )
+    _call_event("call.view", Outcome.ALLOWED, call, access)
     form = None
     purposes = policy.purposes_for(current_user, call)
     if access is None and purposes:
@@ -132,29 +124,33 @@ def state_purpose(call_id: int):
             case_ref=case_ref,
         )
     )
+    _call_event("call.purpose", Outcome.ALLOWED, call, policy.Access(form.purpose.data, case_ref))
+    return redirect(url_for("calls.detail", call_id=call.id))
+
+
+def _call_event(
+    action: str,
+    outcome: Outcome,
+    call: Call,
+    access: policy.Access | None = None,
+    detail: dict[str, object] | None = None,
+) -> None:
     auditing.write(
-        "call.purpose",
-        Outcome.ALLOWED,
+        action,
+        outcome,
         object_type="call",
         object_id=str(call.id),
         customer_id=call.customer_id,
-        purpose=form.purpose.data,
-        case_ref=case_ref,
+        purpose=access.purpose if access else None,
+        case_ref=access.case_ref if access else None,
+        detail=detail,
     )
-    return redirect(url_for("calls.detail", call_id=call.id))
 
 
 def _access_or_403(call: Call, action: str) -> policy.Access:
     access = policy.playback_access(current_user, call, sessions.current_id())
     if access is None:
-        auditing.write(
-            action,
-            Outcome.DENIED,
-            object_type="call",
-            object_id=str(call.id),
-            customer_id=call.customer_id,
-            detail={"reason": "purpose_required"},
-        )
+        _call_event(action, Outcome.DENIED, call, detail={"reason": "purpose_required"})
         abort(403)
     return access
 
@@ -165,15 +161,22 @@ def _recording_size(call: Call) -> int:
     except RecordingMissing:
         size = None
     if size != call.recording_bytes:
-        auditing.write(
-            "recording.integrity_failed",
-            Outcome.FAILED,
-            object_type="call",
-            object_id=str(call.id),
-            detail={"expected_bytes": call.recording_bytes, "found_bytes": size},
-        )
+        detail = {"expected_bytes": call.recording_bytes, "found_bytes": size}
+        _call_event("recording.integrity_failed", Outcome.FAILED, call, detail=detail)
         abort(500)
     return size
+
+
+def _stream(call: Call, start: int, stop: int) -> Response:
+    """Bytes ``start`` to ``stop`` of the recording. Only ever called after the access's audit
+    event has been committed."""
+    response = Response(
+        storage().read_range(call.recording_key, start, stop),
+        mimetype="audio/wav",
+        direct_passthrough=True,
+    )
+    response.content_length = stop - start
+    return response
 
 
 @bp.get("/calls/<int:call_id>/audio")
@@ -197,24 +200,10 @@ def audio(call_id: int):
     # Several ranges, another unit or an unreadable header: the whole recording (RFC 9110 §14.2).
 
     # The event is committed before the first byte of audio leaves; if it cannot be, nothing does.
-    auditing.write(
-        "call.play",
-        Outcome.ALLOWED,
-        object_type="call",
-        object_id=str(call.id),
-        customer_id=call.customer_id,
-        purpose=access.purpose,
-        case_ref=access.case_ref,
-        detail={"range": f"{start}-{stop - 1}"},
-    )
-    response = Response(
-        storage().read_range(call.recording_key, start, stop),
-        status=status,
-        mimetype="audio/wav",
-        direct_passthrough=True,
-    )
+    _call_event("call.play", Outcome.ALLOWED, call, access, {"range": f"{start}-{stop - 1}"})
+    response = _stream(call, start, stop)
+    response.status_code = status
     response.headers["Accept-Ranges"] = "bytes"
-    response.content_length = stop - start
     if status == 206:
         response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
     return response
@@ -226,22 +215,8 @@ def export(call_id: int):
     call = policy.visible_call_or_404(current_user, call_id, "call.export")
     access = _access_or_403(call, "call.export")
     size = _recording_size(call)
-    auditing.write(
-        "call.export",
-        Outcome.ALLOWED,
-        object_type="call",
-        object_id=str(call.id),
-        customer_id=call.customer_id,
-        purpose=access.purpose,
-        case_ref=access.case_ref,
-        detail={"bytes": size},
-    )
-    response = Response(
-        storage().read_range(call.recording_key, 0, size),
-        mimetype="audio/wav",
-        direct_passthrough=True,
-    )
-    response.content_length = size
+    _call_event("call.export", Outcome.ALLOWED, call, access, {"bytes": size})
+    response = _stream(call, 0, size)
     # The file name says which call, and nothing about the customer.
     response.headers["Content-Disposition"] = f'attachment; filename="tallenne-{call.id}.wav"'
     return response

@@ -14,6 +14,7 @@ import click
 from flask import current_app
 from sqlalchemy import func, select
 
+from webapp import purposes
 from webapp.auth.backends import set_local_password
 from webapp.demo.audio import PhraseBank
 from webapp.extensions import db
@@ -42,15 +43,7 @@ USERS = [
     ("tiina", "Tiina Koskinen", Role.DPO),
 ]
 
-ALL_PURPOSES = [
-    "order_verification",
-    "complaint",
-    "quality",
-    "training",
-    "service_development",
-    "data_subject_request",
-    "authority_request",
-]
+ALL_PURPOSES = purposes.CODES
 
 REGISTERS = [
     # code, name, months, purposes, services (code, name), share of calls, outbound share
@@ -153,7 +146,7 @@ def populate(n_calls: int, seed: int) -> None:
 
 
 def _registers() -> None:
-    for code, name, months, purposes, services, _share, _out in REGISTERS:
+    for code, name, months, purpose_codes, services, _share, _out in REGISTERS:
         register = Register(
             code=code,
             name=name,
@@ -164,7 +157,7 @@ def _registers() -> None:
         )
         db.session.add(register)
         db.session.flush()
-        for purpose in purposes:
+        for purpose in purpose_codes:
             db.session.add(RegisterPurpose(register_id=register.id, purpose_code=purpose))
         for service_code, service_name in services:
             db.session.add(Service(register=register, code=service_code, name=service_name))
