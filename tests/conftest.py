@@ -60,7 +60,7 @@ def pg_template() -> Iterator[str]:
     name = f"tallenne_tmpl_{os.getpid()}"
     try:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+            _drop_leftovers(conn)
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.OperationalError as exc:
         require(False, f"PostgreSQL at TALLENNE_TEST_DATABASE_URL does not answer: {exc}")
@@ -69,6 +69,17 @@ def pg_template() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def _drop_leftovers(conn: sa.Connection) -> None:
+    """Databases of earlier runs that were killed before they could drop them."""
+    names = conn.execute(
+        sa.text("SELECT datname FROM pg_database WHERE datname ~ '^tallenne_(tmpl|t)_[0-9]+'")
+    ).scalars()
+    for leftover in names:
+        pid = int(leftover.split("_")[2])
+        if pid == os.getpid() or not Path(f"/proc/{pid}").exists():
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{leftover}" WITH (FORCE)'))
 
 
 _counter = itertools.count()
