@@ -53,3 +53,19 @@ def test_purposes_and_roles_are_translated(world, login_as) -> None:
     page = client.get(f"/calls/{world.calls['aino'].id}").text
     assert "Laadunvarmistus" in page and "Reklamaation käsittely" in page
     assert "esihenkilö" in page
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
+@pytest.mark.parametrize("width", ["short", "medium"])
+def test_list_times_read_exactly_as_babel_writes_them(app, lang: str, width: str) -> None:
+    from datetime import UTC, datetime
+
+    from flask_babel import force_locale, format_datetime
+
+    from webapp.i18n import local_datetime
+
+    # Summer and winter time, and a UTC instant that is already tomorrow in Helsinki.
+    instants = [datetime(2026, 6, 1, 9, 5, tzinfo=UTC), datetime(2026, 12, 31, 22, 59, tzinfo=UTC)]
+    with app.test_request_context(), force_locale(lang):
+        for instant in instants:
+            assert local_datetime(instant, width) == format_datetime(instant, width)

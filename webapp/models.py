@@ -52,7 +52,7 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     role_rows: Mapped[list[UserRole]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="user", cascade="all, delete-orphan"
     )
 
     @property
@@ -114,7 +114,7 @@ class Register(db.Model):
     dpo_contact: Mapped[str] = mapped_column(Text)
 
     services: Mapped[list[Service]] = relationship(back_populates="register")
-    purpose_rows: Mapped[list[RegisterPurpose]] = relationship(lazy="selectin")
+    purpose_rows: Mapped[list[RegisterPurpose]] = relationship()
 
     @property
     def purpose_codes(self) -> list[str]:
@@ -226,9 +226,17 @@ class Call(db.Model):
             "direction",
             "duration_s",
         ),
-        Index("ix_call_service_id_started_at_id", "service_id", "started_at", "id"),
+        Index(
+            "ix_call_service_id_started_at_id_agent_id",
+            "service_id",
+            "started_at",
+            "id",
+            "agent_id",
+        ),
         Index("ix_call_phone_e164_started_at_id", "phone_e164", "started_at", "id"),
-        Index("ix_call_direction_started_at_id", "direction", "started_at", "id"),
+        Index(
+            "ix_call_direction_started_at_id_agent_id", "direction", "started_at", "id", "agent_id"
+        ),
         Index("ix_call_duration_s_started_at", "duration_s", "started_at"),
         Index("ix_call_customer_id_started_at", "customer_id", "started_at"),
     )

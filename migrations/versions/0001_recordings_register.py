@@ -215,8 +215,8 @@ def upgrade():
             unique=False,
         )
         batch_op.create_index(
-            "ix_call_direction_started_at_id",
-            ["direction", "started_at", "id"],
+            "ix_call_direction_started_at_id_agent_id",
+            ["direction", "started_at", "id", "agent_id"],
             unique=False,
         )
         batch_op.create_index(
@@ -228,8 +228,8 @@ def upgrade():
             unique=False,
         )
         batch_op.create_index(
-            "ix_call_service_id_started_at_id",
-            ["service_id", "started_at", "id"],
+            "ix_call_service_id_started_at_id_agent_id",
+            ["service_id", "started_at", "id", "agent_id"],
             unique=False,
         )
         batch_op.create_index(
@@ -337,10 +337,10 @@ def downgrade():
     op.drop_table("access_grant")
     with op.batch_alter_table("call", schema=None) as batch_op:
         batch_op.drop_index("ix_call_started_at_id_duration_s")
-        batch_op.drop_index("ix_call_service_id_started_at_id")
+        batch_op.drop_index("ix_call_service_id_started_at_id_agent_id")
         batch_op.drop_index("ix_call_phone_e164_started_at_id")
         batch_op.drop_index("ix_call_duration_s_started_at")
-        batch_op.drop_index("ix_call_direction_started_at_id")
+        batch_op.drop_index("ix_call_direction_started_at_id_agent_id")
         batch_op.drop_index("ix_call_customer_id_started_at")
         batch_op.drop_index("ix_call_agent_id_started_at_id_filters")
 

@@ -31,30 +31,33 @@ def index():
     user = current_user
     sees_all = policy.sees_all_calls(user)
     form = CallFilterForm(request.args)
-    services = db.session.scalars(select(Service).order_by(Service.name))
+    services = db.session.execute(select(Service.id, Service.name).order_by(Service.name))
     form.service.choices = [SelectChoice("", _("All services"))] + [
-        SelectChoice(str(s.id), s.name) for s in services
+        SelectChoice(str(id_), name) for id_, name in services
     ]
     if sees_all:
-        agents = select(User).where(User.role_rows.any(role=str(Role.AGENT)))
+        agents = (
+            select(User.id, User.display_name)
+            .where(User.role_rows.any(role=str(Role.AGENT)))
+            .order_by(User.display_name)
+        )
         form.agent.choices = [SelectChoice("", _("All agents"))] + [
-            SelectChoice(str(a.id), a.display_name)
-            for a in db.session.scalars(agents.order_by(User.display_name))
+            SelectChoice(str(id_), name) for id_, name in db.session.execute(agents)
         ]
     else:  # an agent's list is their own calls: there is no one else to choose
         del form.agent
     calls: list[Call] = []
     next_cursor = None
-    filtered = bool(request.args)
     if form.validate():
+        # The search is audited (and committed) before its results are read: no results
+        # without the event, and the commit does not expire the rows the page shows.
+        _audit_search(form)
         size = current_app.config["CALLS_PER_PAGE"]
         query = apply_filters(policy.visible_calls(user), form, may_filter_agent=sees_all)
         rows = list(db.session.scalars(page(query, Cursor.decode(request.args.get("after")), size)))
         calls = rows[:size]
         if len(rows) > size:
             next_cursor = Cursor(calls[-1].started_at, calls[-1].id).encode()
-        if filtered:
-            _audit_search(form)
     args = request.args.to_dict()
     after = args.pop("after", None)
     first_url = url_for("calls.index", **args) if after else None
