@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from functools import lru_cache
 
 import phonenumbers
 from babel import Locale
 from babel.dates import DateTimePattern, parse_pattern
-from flask import Flask, request, session
+from flask import Flask, g, request, session
 from flask_babel import Babel, get_locale, get_timezone, gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -62,10 +63,10 @@ def phone_display(e164: str) -> str:
 def call_phone(call) -> Markup:
     """A call's number as shown: never the digits of a secret number."""
     if call.phone_secret:
-        return Markup('<span class="secret">%s</span>') % gettext("secret number")
+        return _request_formats().secret
     if call.phone_e164:
         return Markup('<span class="phone">%s</span>') % phone_display(call.phone_e164)
-    return Markup('<span class="muted">%s</span>') % gettext("unknown")
+    return _request_formats().unknown
 
 
 def duration(seconds: int) -> str:
@@ -83,11 +84,32 @@ def _patterns(locale: str, width: str) -> tuple[Locale, DateTimePattern, DateTim
     )
 
 
+@dataclass(frozen=True)
+class _Formats:
+    locale: str
+    zone: tzinfo
+    secret: Markup
+    unknown: Markup
+
+
+def _request_formats() -> _Formats:
+    # A list row is formatted many times per request: look the language and zone up once.
+    if "formats" not in g:
+        g.formats = _Formats(
+            locale=str(get_locale()),
+            zone=get_timezone(),
+            secret=Markup('<span class="secret">%s</span>') % gettext("secret number"),
+            unknown=Markup('<span class="muted">%s</span>') % gettext("unknown"),
+        )
+    return g.formats
+
+
 def local_datetime(value: datetime, width: str = "short") -> str:
     """What Babel's format_datetime gives, in the user's language and Helsinki time, with the
     locale's patterns parsed once instead of on every row of a list."""
-    loc, date_pattern, time_pattern, joined = _patterns(str(get_locale()), width)
-    local = value.astimezone(get_timezone())
+    formats = _request_formats()
+    loc, date_pattern, time_pattern, joined = _patterns(formats.locale, width)
+    local = value.astimezone(formats.zone)
     return joined.replace("{1}", date_pattern.apply(local, loc)).replace(
         "{0}", time_pattern.apply(local, loc)
     )
