@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import audit
 from audit import Outcome
+from webapp.errors import describe
 from webapp.extensions import db
 from webapp.models import User
 
@@ -54,8 +55,8 @@ def write(
     try:
         seq = audit.append(db.session.connection(), event)
         db.session.commit()
-    except SQLAlchemyError:
+    except SQLAlchemyError as error:
         db.session.rollback()
-        log.exception("audit write failed; the request was refused")
+        log.error("audit write failed (%s); the request was refused", describe(error))
         abort(503)
     return seq

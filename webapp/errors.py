@@ -5,6 +5,7 @@ import logging
 from flask import Flask, render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -57,5 +58,17 @@ def _http_error(error: HTTPException):
 
 
 def _unexpected(error: Exception):
-    log.exception("unhandled error")
+    if isinstance(error, SQLAlchemyError):
+        log.error("unhandled database error: %s", describe(error))
+    else:
+        log.exception("unhandled error")
     return _render(500, str(MESSAGES[500]))
+
+
+def describe(error: SQLAlchemyError) -> str:
+    """A database error as it may be logged: its kind and SQLSTATE, never its message. The
+    server's message quotes the failing row (PostgreSQL's DETAIL), which is personal data."""
+    original = getattr(error, "orig", None)
+    kind = type(original or error).__name__
+    sqlstate = getattr(original, "sqlstate", None)
+    return f"{kind} (SQLSTATE {sqlstate})" if sqlstate else kind

@@ -170,6 +170,14 @@ def _recording_size(call: Call) -> int:
     return size
 
 
+def _playable(call_id: int, action: str) -> tuple[Call, policy.Access, int]:
+    """A call whose audio may leave: one the user sees (else 404), may play (else 403) and whose
+    recording is whole (else 500), each refusal audited. Playback and export both come here."""
+    call = policy.visible_call_or_404(current_user, call_id, action)
+    access = _access_or_403(call, action)
+    return call, access, _recording_size(call)
+
+
 def _stream(call: Call, start: int, stop: int) -> Response:
     """Bytes ``start`` to ``stop`` of the recording. Only ever called after the access's audit
     event has been committed."""
@@ -185,9 +193,7 @@ def _stream(call: Call, start: int, stop: int) -> Response:
 @bp.get("/calls/<int:call_id>/audio")
 @login_required
 def audio(call_id: int):
-    call = policy.visible_call_or_404(current_user, call_id, "call.play")
-    access = _access_or_403(call, "call.play")
-    size = _recording_size(call)
+    call, access, size = _playable(call_id, "call.play")
 
     start, stop, status = 0, size, 200
     header = request.headers.get("Range")
@@ -215,9 +221,7 @@ def audio(call_id: int):
 @bp.get("/calls/<int:call_id>/export")
 @login_required
 def export(call_id: int):
-    call = policy.visible_call_or_404(current_user, call_id, "call.export")
-    access = _access_or_403(call, "call.export")
-    size = _recording_size(call)
+    call, access, size = _playable(call_id, "call.export")
     _call_event("call.export", Outcome.ALLOWED, call, access, {"bytes": size})
     response = _stream(call, 0, size)
     # The file name says which call, and nothing about the customer.
