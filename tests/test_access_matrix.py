@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from tests.support import ROLES, audit_rows, strip_request_id
+from tests.support import ROLES, audit_rows, per_request_parts_removed
 
 # What a user gets for (their own call, another agent's call, a call that does not exist).
 # Others' calls are reached by those who see all calls, but playing or exporting one needs a
@@ -109,7 +109,9 @@ def test_route_role_matrix(app: Flask, world, login_as, endpoint: str, role: str
         if response.mimetype == "audio/wav":
             body = response.data
         else:  # the page may echo its own address, and so the id asked for
-            body = strip_request_id(response.text).replace(f"/calls/{call_id}", "/calls/<id>")
+            body = per_request_parts_removed(response.text).replace(
+                f"/calls/{call_id}", "/calls/<id>"
+            )
         bodies[target] = (response.status_code, body)
     if EXPECTED[endpoint][role]["other"] == 404:
         # Someone else's call and no call at all are indistinguishable.
