@@ -210,3 +210,24 @@ def test_no_purpose_is_chosen_for_the_user(world, login_as) -> None:
     page = sanna.post(f"/calls/{call.id}/purpose", data={"purpose": ""}, follow_redirects=True).text
     assert "Valitse käyttötarkoitus." in page
     assert sanna.get(f"/calls/{call.id}/audio").status_code == 403
+
+
+def test_the_registers_purpose_settings_decide_what_needs_a_case_reference(world, login_as) -> None:
+    from webapp.extensions import db
+    from webapp.models import Purpose
+
+    sanna = login_as("sanna")
+    call = world.calls["aino"]
+    page = sanna.get(f"/calls/{call.id}").text
+    assert "Pakollinen: Reklamaation käsittely, Viranomaispyyntö." in page
+    db.session.get(Purpose, "quality").requires_case_ref = True
+    db.session.commit()
+    page = sanna.get(f"/calls/{call.id}").text
+    assert "Pakollinen: Reklamaation käsittely, Laadunvarmistus, Viranomaispyyntö." in page
+    page = sanna.post(
+        f"/calls/{call.id}/purpose", data={"purpose": "quality"}, follow_redirects=True
+    ).text
+    assert "Tämä käyttötarkoitus vaatii asiaviitteen." in page
+    assert sanna.get(f"/calls/{call.id}/audio").status_code == 403
+    state(sanna, call.id, "quality", "LAATU-7")
+    assert sanna.get(f"/calls/{call.id}/audio").status_code == 200

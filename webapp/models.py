@@ -117,9 +117,8 @@ class Register(db.Model):
     purpose_rows: Mapped[list[RegisterPurpose]] = relationship()
 
     @property
-    def purpose_codes(self) -> list[str]:
-        rows = sorted(self.purpose_rows, key=lambda row: row.purpose.position)
-        return [row.purpose_code for row in rows]
+    def purposes(self) -> list[Purpose]:
+        return sorted((row.purpose for row in self.purpose_rows), key=lambda p: p.position)
 
     __table_args__ = (CheckConstraint("retention_months > 0", name="retention_positive"),)
 

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Select, false, select, true
 from audit import Outcome
 from webapp import auditing
 from webapp.extensions import db
-from webapp.models import AccessGrant, Call, Role, User, utcnow
+from webapp.models import AccessGrant, Call, Purpose, Role, User, utcnow
 
 SEES_ALL_CALLS = (Role.SUPERVISOR, Role.ADMIN, Role.DPO)
 # The DPO plays a recording only for a data-subject request; that purpose is theirs alone.
@@ -45,15 +45,15 @@ def visible_call_or_404(user: User, call_id: int, action: str) -> Call:
     return call
 
 
-def purposes_for(user: User, call: Call) -> list[str]:
+def purposes_for(user: User, call: Call) -> list[Purpose]:
     """The purposes this user may state for playing this call, in the register's order."""
-    register_purposes = call.service.register.purpose_codes
+    register_purposes = call.service.register.purposes
     allowed: set[str] = set()
     if user.has_role(Role.SUPERVISOR, Role.ADMIN):
-        allowed |= set(register_purposes) - set(DPO_PURPOSES)
+        allowed |= {p.code for p in register_purposes} - set(DPO_PURPOSES)
     if user.has_role(Role.DPO):
         allowed |= set(DPO_PURPOSES)
-    return [code for code in register_purposes if code in allowed]
+    return [purpose for purpose in register_purposes if purpose.code in allowed]
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,6 @@ def playback_access(user: User, call: Call, session_id: str | None) -> Access | 
         .order_by(AccessGrant.granted_at.desc())
         .limit(1)
     )
-    if grant is None or grant.purpose_code not in purposes_for(user, call):
+    if grant is None or grant.purpose_code not in {p.code for p in purposes_for(user, call)}:
         return None
     return Access(grant.purpose_code, grant.case_ref)

@@ -17,9 +17,6 @@ LABELS = {
 # Every purpose, in the order forms offer them (the migration seeds the same list).
 CODES = list(LABELS)
 
-# Purposes whose use must name the case it serves.
-NEEDS_CASE_REF = {"complaint", "data_subject_request", "authority_request"}
-
 
 def label(code: str) -> str:
     return str(LABELS.get(code, code))

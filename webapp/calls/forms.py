@@ -7,7 +7,8 @@ from wtforms import DateField, Form, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from webapp.purposes import NEEDS_CASE_REF, label
+from webapp.models import Purpose
+from webapp.purposes import label
 
 
 def to_e164(text: str, region: str = "FI") -> str:
@@ -63,12 +64,20 @@ class PurposeForm(FlaskForm):
     # No Optional(): it would end the chain before validate_case_ref could demand one.
     case_ref = StringField(_l("Case reference"), validators=[Length(max=128)])
 
-    def set_purposes(self, codes: list[str]) -> None:
+    needs_case_ref: frozenset[str] = frozenset()
+
+    def set_purposes(self, purposes: list[Purpose]) -> None:
         # No purpose is chosen for the user: an unthinking default would make the trail lie.
         self.purpose.choices = [SelectChoice("", _l("Choose…"))] + [
-            SelectChoice(code, label(code)) for code in codes
+            SelectChoice(p.code, label(p.code)) for p in purposes
         ]
+        self.needs_case_ref = frozenset(p.code for p in purposes if p.requires_case_ref)
+
+    @property
+    def case_ref_hint(self) -> str | None:
+        needing = [label(code) for code, *_ in self.purpose.choices if code in self.needs_case_ref]
+        return _l("Required for: %(purposes)s.", purposes=", ".join(needing)) if needing else None
 
     def validate_case_ref(self, field: StringField) -> None:
-        if self.purpose.data in NEEDS_CASE_REF and not (field.data or "").strip():
+        if self.purpose.data in self.needs_case_ref and not (field.data or "").strip():
             raise ValidationError(_l("This purpose needs a case reference."))
