@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support import PASSWORD, ROLES, World, login, require
+from tests.support import PASSWORD, ROLES, Domain, World, login, require
 from webapp import create_app, purposes
 from webapp.extensions import db
 from webapp.models import (
@@ -126,7 +126,11 @@ def app(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> It
     of the current app, so a second pair would lend the first one's objects its connections.)
     """
     marker = request.node.get_closest_marker("app_config")
-    config = app_config(database_url, tmp_path, **(marker.kwargs if marker else {}))
+    settings = {}
+    if request.node.get_closest_marker("directory"):
+        settings.update(request.getfixturevalue("ad").settings)
+    settings.update(marker.kwargs if marker else {})
+    config = app_config(database_url, tmp_path, **settings)
     served = create_app(config)
     twin = create_app(config)
     with twin.app_context():
@@ -229,6 +233,20 @@ def login_as(app: Flask, world: World) -> Callable[[str], FlaskClient]:
         return client
 
     return _login
+
+
+@pytest.fixture(scope="session")
+def ad(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Domain]:
+    """A private Samba AD domain controller for the whole run, with Tallenne's role groups
+    (and a department group nested in the agents' group). Each test makes its own users."""
+    from tests import samba
+
+    require(samba.missing_tools() is None, f"no Samba AD DC: {samba.missing_tools()}")
+    dc = samba.start_samba(tmp_path_factory.mktemp("samba"))
+    try:
+        yield Domain(dc)
+    finally:
+        dc.stop()
 
 
 @pytest.fixture(autouse=True)

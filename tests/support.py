@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import os
 import re
@@ -116,3 +117,52 @@ def per_request_parts_removed(html: str) -> str:
     carries a timestamp), so that two answers can be compared for what they reveal."""
     html = re.sub(r'name="csrf_token" value="[^"]+"', 'name="csrf_token" value="<token>"', html)
     return re.sub(r"[0-9a-f]{32}", "<request-id>", html)
+
+
+class Domain:
+    """Tallenne's view of the test domain: role groups, one nested department group, the
+    settings that point the app at it, and users made on demand."""
+
+    GROUPS = {
+        "agent": "Tallenne-Agents",
+        "supervisor": "Tallenne-Supervisors",
+        "admin": "Tallenne-Admins",
+        "dpo": "Tallenne-DPO",
+    }
+    NESTED = "Asiakaspalvelu-Vesi"  # a department group inside Tallenne-Agents
+
+    def __init__(self, dc) -> None:
+        import json
+
+        self.dc = dc
+        self.group_dns = {role: dc.add_group(name) for role, name in self.GROUPS.items()}
+        dc.add_group(self.NESTED)
+        dc.add_member(self.GROUPS["agent"], self.NESTED)
+        self._n = itertools.count(1)
+        self.settings = {
+            "AUTH_BACKEND": "ldap",
+            "LDAP_URLS": dc.url,
+            "LDAP_CA_FILE": dc.ca_file,
+            "LDAP_BASE_DN": dc.base_dn,
+            "LDAP_BIND_DN": dc.bind_dn,
+            "LDAP_BIND_PASSWORD": dc.bind_password,
+            "LDAP_DOMAIN": dc.domain,
+            "LDAP_UPN_SUFFIX": dc.upn_suffix,
+            "LDAP_ROLE_GROUPS": json.dumps({r: [dn] for r, dn in self.group_dns.items()}),
+            "LDAP_LOCKOUT_THRESHOLD": dc.lockout_threshold,
+            "LOGIN_MAX_FAILURES": dc.lockout_threshold - 2,
+            "LDAP_CONNECT_TIMEOUT": 2,
+            "LDAP_RECEIVE_TIMEOUT": 2,
+        }
+
+    def user(self, *groups: str, given: str = "Aino", surname: str = "Agentti") -> str:
+        """A new enabled account in the given groups (role names or group names); returns its
+        sAMAccountName. Every test gets fresh accounts: the DC lives for the whole run."""
+        sam = f"{given.lower()}.{next(self._n)}.{os.getpid()}"[:20]
+        self.dc.add_user(sam, AD_PASSWORD, given=given, surname=surname, mail=f"{sam}@example.test")
+        for group in groups:
+            self.dc.add_member(self.GROUPS.get(group, group), sam)
+        return sam
+
+
+AD_PASSWORD = "Kes\u00e4-Salasana-2026!"

@@ -34,10 +34,10 @@ def test_unknown_user_and_wrong_password_get_the_same_answer(
 
 @pytest.mark.parametrize("password", ["", "   "])
 def test_blank_password_is_refused_before_any_check(client, world, monkeypatch, password) -> None:
-    from webapp.auth import routes
+    from webapp.auth import backends
 
     called = []
-    monkeypatch.setattr(routes, "authenticate_local", lambda *a: called.append(a))
+    monkeypatch.setattr(backends, "authenticate", lambda *a: called.append(a))
     response = login(client, "aino", password)
     assert response.status_code == 200
     assert "Anna salasana." in response.text
@@ -47,9 +47,13 @@ def test_blank_password_is_refused_before_any_check(client, world, monkeypatch, 
 def test_inactive_user_cannot_log_in(client, world) -> None:
     world.users["aino"].active = False
     db.session.commit()
+    # A wrong password learns nothing about the account's state; the right one is told why.
+    assert "Väärä käyttäjätunnus tai salasana." in login(client, "aino", "wrong").text
     response = login(client, "aino")
-    assert "Väärä käyttäjätunnus tai salasana." in response.text
-    assert audit_rows(action="login")[-1].outcome == "denied"
+    assert "Tunnuksesi on poistettu käytöstä." in response.text
+    event = audit_rows(action="login")[-1]
+    assert (event.outcome, event.actor_name) == ("denied", "aino")
+    assert '"reason":"disabled"' in event.detail
 
 
 def test_session_id_is_new_at_every_login(app: Flask, world) -> None:

@@ -30,11 +30,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from webapp import extensions, i18n, storage
+    from webapp import auth, extensions, i18n, storage
 
     extensions.init_app(app)
     i18n.init_app(app)
     storage.init_app(app)
+    auth.init_app(app)
 
 
 def register_request_context(app: Flask) -> None:

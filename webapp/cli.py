@@ -80,6 +80,51 @@ def create_local(
     click.echo(f"Created local user {name} ({', '.join(sorted(roles))}).")
 
 
+@users_group.command("sync")
+@with_appcontext
+def sync_users() -> None:
+    """Bring directory users in line with AD: deactivate those whom AD disabled or removed
+    from every mapped group (ending their sessions), and update everyone's roles."""
+    from flask import current_app
+
+    from webapp.auth import backends
+    from webapp.auth.directory import Unavailable
+
+    if current_app.config["AUTH_BACKEND"] != "ldap":
+        click.echo("TALLENNE_AUTH_BACKEND is not ldap: there is no directory to sync.", err=True)
+        sys.exit(2)
+    users = db.session.scalars(
+        select(User).where(User.auth_source == "ldap", User.external_id.is_not(None))
+    ).all()
+    by_guid = {user.external_id: user for user in users}
+    counts = {"checked": 0, "deactivated": 0, "gone": 0}
+    try:
+        with click.progressbar(
+            backends.directory().lookup(list(by_guid)),
+            length=len(by_guid),
+            label="Checking users against AD",
+            file=sys.stderr,
+        ) as found:
+            for guid, account in found:
+                user = by_guid[guid]
+                was_active = user.active
+                if account is None:
+                    account = backends.gone_from_directory(user)
+                    counts["gone"] += 1
+                backends.apply_directory_account(user, account)
+                db.session.commit()
+                counts["checked"] += 1
+                counts["deactivated"] += was_active and not user.active
+    except Unavailable as error:
+        db.session.rollback()
+        click.echo(f"The directory did not answer ({error}); nothing more was changed.", err=True)
+        sys.exit(1)
+    click.echo(
+        f"Checked {counts['checked']} directory users: {counts['deactivated']} deactivated "
+        f"({counts['gone']} no longer in AD)."
+    )
+
+
 COMMANDS = (demo_command, users_group)
 
 # On the group itself, so that `tallenne --help` lists them even before the app can start

@@ -36,6 +36,26 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_LOCK_TIMEOUT": 5,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session
+    # Active Directory (TALLENNE_AUTH_BACKEND=ldap); see webapp/auth/directory.py and README.
+    "LDAP_URLS": None,  # ldaps://dc1.corp.example:636 ldaps://dc2… tried in order
+    "LDAP_CA_FILE": None,  # the CA that signed the domain controllers' certificates
+    "LDAP_BASE_DN": None,
+    "LDAP_BIND_DN": None,  # a service account that may read users and groups, nothing more
+    "LDAP_BIND_PASSWORD": None,
+    "LDAP_DOMAIN": None,  # NetBIOS name: CORP\\name
+    "LDAP_UPN_SUFFIX": None,  # name@corp.example
+    "LDAP_ROLE_GROUPS": None,  # JSON: {"agent": ["CN=…"], "supervisor": […], …}
+    "LDAP_CONNECT_TIMEOUT": 5,
+    "LDAP_RECEIVE_TIMEOUT": 10,
+    "LDAP_ALLOW_PLAINTEXT": False,  # ldap:// without StartTLS: a lab only, never production
+    "LDAP_LOCKOUT_THRESHOLD": 10,  # the domain's lockoutThreshold (0: AD locks no one out)
+    # Failed logins before a pause; the per-name limit stays below LDAP_LOCKOUT_THRESHOLD.
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": 30,
+    # Quiet minutes after the last failure that reset the count: at least AD's
+    # "reset account lockout counter after".
+    "LOGIN_FAILURE_WINDOW_MINUTES": 30,
+    "REDIS_URL": None,  # throttle counts in Redis instead of the database
 }
 
 

@@ -102,6 +102,19 @@ class UserSession(db.Model):
     __table_args__ = (Index("ix_user_session_user_id", "user_id"),)
 
 
+class LoginThrottle(db.Model):
+    """Failed logins per user name and per client address, shared by every worker. A key is
+    blocked after too many failures until a quiet period has passed since the last one, the way
+    AD's own lockout counter resets, so Tallenne stays below AD's lockout threshold. Keys are
+    hashes: the table holds no user names."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Register(db.Model):
     __tablename__ = "register"
 
