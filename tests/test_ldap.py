@@ -13,7 +13,7 @@ from flask import Flask, current_app
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from tests.support import AD_PASSWORD, Domain, audit_rows, login
+from tests.support import AD_PASSWORD, Domain, audit_rows, login, require
 from webapp.auth.directory import Directory, Outcome, Settings
 from webapp.extensions import db
 from webapp.models import Role, User
@@ -377,3 +377,52 @@ def test_wrong_directory_settings_stop_start_up(override: dict, named: str) -> N
 
     with pytest.raises(ConfigurationError, match=named):
         create_app({"TESTING": True, "SECRET_KEY": "x", **LAB, **override})
+
+
+@pytest.fixture
+def redis_url() -> str:
+    import redis
+
+    url = "redis://127.0.0.1:6379/15"
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.RedisError as error:
+        require(False, f"no Redis at {url}: {error}")
+    finally:
+        client.close()
+    return url
+
+
+def test_failures_are_counted_in_redis_when_configured(
+    request: pytest.FixtureRequest, ad: Domain, redis_url: str, database_url: str, tmp_path
+) -> None:
+    """Two app instances (as two gunicorn workers would be) share the count through Redis."""
+    import redis
+
+    from tests.conftest import app_config
+    from webapp import create_app
+    from webapp.models import LoginThrottle
+
+    config = app_config(
+        database_url, tmp_path, **{**ad.settings, "REDIS_URL": redis_url, "LOGIN_MAX_FAILURES": 3}
+    )
+    workers = [create_app(config), create_app(config)]
+    sam = ad.user("agent")
+    try:
+        for n in range(3):  # alternate between the two workers
+            response = login(workers[n % 2].test_client(), sam, "Wrong-1-Password")
+            assert MESSAGES_FI["bad"] in response.text
+        for worker in workers:
+            assert login(worker.test_client(), sam, AD_PASSWORD).status_code == 429
+        client = redis.Redis.from_url(redis_url)
+        keys = client.keys("tallenne:login:*")
+        client.close()
+        assert len(keys) == 2  # the name and the address, both hashed
+        assert all(sam.encode() not in key for key in keys)
+        with workers[0].app_context():
+            assert db.session.scalars(select(LoginThrottle)).all() == []
+    finally:
+        for worker in workers:
+            with worker.app_context():
+                db.engine.dispose()
