@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests import samba
 from tests.support import PASSWORD, ROLES, Domain, World, login, require
 from webapp import create_app, purposes
 from webapp.extensions import db
@@ -235,18 +236,15 @@ def login_as(app: Flask, world: World) -> Callable[[str], FlaskClient]:
     return _login
 
 
-@pytest.fixture(scope="session")
-def ad(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Domain]:
-    """A private Samba AD domain controller for the whole run, with Tallenne's role groups
-    (and a department group nested in the agents' group). Each test makes its own users."""
-    from tests import samba
+samba_dc = pytest.fixture(scope="session", name="samba_dc")(samba.samba_dc)
 
-    require(samba.missing_tools() is None, f"no Samba AD DC: {samba.missing_tools()}")
-    dc = samba.start_samba(tmp_path_factory.mktemp("samba"))
-    try:
-        yield Domain(dc)
-    finally:
-        dc.stop()
+
+@pytest.fixture(scope="session")
+def ad(samba_dc: samba.SambaDC) -> Domain:
+    """The suite's private Samba AD domain controller (one per run; tests/samba.py), with
+    Tallenne's role groups and a department group nested in the agents' group. Each test makes
+    its own users."""
+    return Domain(samba_dc)
 
 
 @pytest.fixture(autouse=True)

@@ -2,12 +2,14 @@
 
 ``start_samba(workdir)`` provisions a fresh domain CORP / corp.example.test into ``workdir``
 (about 4 s), makes a test CA and a server certificate, and runs ``samba`` in the foreground
-(``-i -M single``), bound to 127.0.0.1 only, LDAPS answering a bind about 3 s later. Only the
-LDAP service runs (``server services = ldap``): 389 (StartTLS; a simple bind without TLS is
-refused, "strongerAuthRequired"), 636 (LDAPS), and the global catalog ports 3268/3269, which
-Samba's LDAP service always opens too. No DNS (53), no Kerberos (88/464), no SMB (139/445), no
-NetBIOS, no RPC. Samba's LDAP ports cannot be moved, so there is one DC per machine at a time:
-a start waits (up to ``LOCK_WAIT_S``) for a lock file that another test run's DC holds.
+(``-i -M single``; it ends when its stdin, a pipe from this process, closes, so a killed test
+run leaves no DC behind), bound to 127.0.0.1 only; 5 to 9 s in all until LDAPS takes a bind.
+Only the LDAP service runs (``server services = ldap``): 389 (StartTLS; a simple bind without
+TLS is refused, "strongerAuthRequired"), 636 (LDAPS), and the global catalog ports 3268/3269,
+which Samba's LDAP service always opens too. No DNS (53), no Kerberos (88/464), no SMB
+(139/445), no NetBIOS, no RPC. Samba's LDAP ports cannot be moved, so there is one DC per
+machine at a time: a start waits (up to ``LOCK_WAIT_S``) for the lock file that another test
+run's DC holds.
 
 Needs Debian's ``samba``, ``samba-dsdb-modules`` (the ldb modules of sam.ldb),
 ``samba-vfs-modules`` (provisioning sets the sysvol ACL through ``acl_xattr``),
@@ -24,12 +26,12 @@ description ``"invalidCredentials"``, and the message
 account state                                   right password      wrong password
 ==============================================  =========================================
 normal                                          0 "success", ""     data 52e
-no such account (DN or UPN)                     -                   data 52e
+no such account (DN, UPN or CORP\\sam)          -                   data 52e
 disabled (userAccountControl ACCOUNTDISABLE)    data 533            data 52e
 locked out (lockoutTime set by 5 bad binds)     data 775            data 775 (!)
 account expired (accountExpires in the past)    data 701            data 52e
 must change password (pwdLastSet = 0)           data 773            data 52e
-password too old (maxPwdAge, here a PSO)        data 532            data 52e
+password too old (pwdLastSet > maxPwdAge ago)   data 532            data 52e
 ==============================================  =========================================
 
 So 533/701/773/532 imply that the password was right; 775 does not (AD behaves the same). A
@@ -246,6 +248,32 @@ def _wait_for_free_ports() -> None:
         time.sleep(0.5)
 
 
+# Run by Samba's Python: pwdLastSet set to any time on the local sam.ldb.
+_SET_PWD_LAST_SET = """
+import sys, ldb
+from samba import dsdb
+from samba.auth import system_session
+from samba.param import LoadParm
+from samba.samdb import SamDB
+conf, url, dn, value = sys.argv[1:]
+lp = LoadParm()
+lp.load(conf)
+db = SamDB(url=url, session_info=system_session(), lp=lp)
+m = ldb.Message(ldb.Dn(db, dn))
+m["pwdLastSet"] = ldb.MessageElement(value, ldb.FLAG_MOD_REPLACE, "pwdLastSet")
+db.modify(m, controls=["local_oid:%s:0" % dsdb.DSDB_CONTROL_BYPASS_PASSWORD_HASH_OID])
+"""
+
+
+def _samba_python() -> str:
+    """The interpreter samba-tool runs on: the one with Samba's Python modules."""
+    tool = shutil.which("samba-tool")
+    assert tool is not None
+    with open(tool, "rb") as f:
+        first = f.readline().decode().strip()
+    return first[2:].strip().split()[0] if first.startswith("#!") else "/usr/bin/python3"
+
+
 # --- the DC -----------------------------------------------------------------------------
 
 
@@ -275,7 +303,6 @@ class SambaDC:
         self.process: subprocess.Popen[bytes] | None = None
         self._admin: ldap3.Connection | None = None
         self._lock: IO[str] | None = None
-        self._psos = 0
 
     # -- process -------------------------------------------------------------------------
 
@@ -529,27 +556,18 @@ class SambaDC:
         """ "User must change password at next logon": pwdLastSet = 0 (bind: data 773)."""
         self._set(sam, pwdLastSet="0")
 
-    def age_out_password(self, sam: str) -> None:
-        """The password older than the maximum age (bind: data 532): a fine-grained password
-        policy (PSO) for this user alone with a maximum age of one second."""
-        self._psos += 1
-        dn = f"CN=expire-{self._psos}-{sam},CN=Password Settings Container,CN=System,{BASE_DN}"
-        window = str(-LOCKOUT_MINUTES * 60 * 10_000_000)
-        pso = {
-            "msDS-PasswordSettingsPrecedence": "1",
-            "msDS-PasswordReversibleEncryptionEnabled": "FALSE",
-            "msDS-PasswordHistoryLength": "0",
-            "msDS-PasswordComplexityEnabled": "TRUE",
-            "msDS-MinimumPasswordLength": "7",
-            "msDS-MinimumPasswordAge": "0",
-            "msDS-MaximumPasswordAge": str(-10_000_000),  # one second
-            "msDS-LockoutThreshold": str(LOCKOUT_THRESHOLD),
-            "msDS-LockoutObservationWindow": window,
-            "msDS-LockoutDuration": window,
-            "msDS-PSOAppliesTo": [self.dn(sam)],
-        }
-        self._check(self.admin.add(dn, ["msDS-PasswordSettings"], pso), f"add PSO for {sam}")
-        time.sleep(1.1)  # the password may have been set just now
+    def age_out_password(self, sam: str, days: int = 100) -> None:
+        """The password set ``days`` ago, beyond the domain's maxPwdAge of 42 days (bind: data
+        532). LDAP only lets pwdLastSet be 0 or -1, so this writes to the DC's sam.ldb
+        directly, through Samba's own Python (as samba-tool does; about 0.3 s), with the
+        control that lets it bypass the password checks; the running DC sees it at once."""
+        when = _filetime(datetime.now(UTC) - timedelta(days=days))
+        _run(
+            [
+                _samba_python(), "-c", _SET_PWD_LAST_SET, str(self.smb_conf),
+                str(self.workdir / "private" / "sam.ldb"), self.dn(sam), str(when),
+            ]
+        )  # fmt: skip
 
     def rename(self, sam: str, new_sam: str) -> str:
         """New sAMAccountName, UPN and CN (so a new DN too); objectGUID stays. The new DN."""

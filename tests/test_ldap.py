@@ -27,6 +27,7 @@ MESSAGES_FI = {
     "locked": "Windows-tunnuksesi on lukittu",
     "account_expired": "Tunnuksesi voimassaolo on päättynyt.",
     "must_change": "Sinun on vaihdettava Windows-salasanasi",
+    "password_expired": "Windows-salasanasi on vanhentunut.",
     "unavailable": "Hakemisto (Active Directory) ei vastaa",
     "throttled": "Liian monta epäonnistunutta kirjautumista.",
 }
@@ -109,6 +110,7 @@ def test_someone_in_no_mapped_group_is_told_they_have_no_access(app: Flask, ad: 
         ("lock_out", "locked", "locked"),
         ("expire_account", "account_expired", "account_expired"),
         ("expire_password", "must_change", "must_change_password"),
+        ("age_out_password", "password_expired", "password_expired"),
     ],
 )
 def test_account_states_get_their_own_message_after_a_correct_password(

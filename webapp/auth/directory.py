@@ -72,8 +72,9 @@ class Outcome(enum.StrEnum):
     UNAVAILABLE = "directory_unavailable"
 
 
-# AD reports why a bind with the right password was refused as "data NNN" in the message
-# (AcceptSecurityContext error). Only these codes imply the password was right.
+# AD reports why a bind was refused as "data NNN" in the message (AcceptSecurityContext
+# error). Samba 4.17 answers as Windows does (tests/samba.py): 533, 701, 532 and 773 only when
+# the password was right (a wrong one gives 52e); 775, locked out, whatever the password.
 _DATA_CODES = {
     "533": Outcome.DISABLED,
     "775": Outcome.LOCKED,
