@@ -49,6 +49,7 @@ format: install
 
 bench: install
 	$(BIN)/python -m bench.calls_list
+	$(BIN)/python -m bench.audit_chain
 
 clean:
 	rm -rf $(VENV) $(MO) .pytest_cache

@@ -110,6 +110,7 @@ def app_config(database_url: str, tmp_path: Path, **overrides: object) -> dict[s
         "SECRET_KEY": "test-secret",
         "DATABASE_URL": database_url,
         "STORAGE_DIR": str(tmp_path / "recordings"),
+        "AUDIT_CHECKPOINT_FILE": str(tmp_path / "audit-checkpoints.jsonl"),
         "WTF_CSRF_ENABLED": False,
     }
     config.update(overrides)

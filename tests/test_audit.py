@@ -3,6 +3,7 @@ leaves (fail closed)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import datetime
 
@@ -56,7 +57,7 @@ def test_no_audio_when_the_audit_write_fails(world, login_as, monkeypatch, route
         storage_module.DirectoryStorage, "read_range", lambda *a: reads.append(a) or iter([b"x"])
     )
 
-    def broken(connection, event):
+    def broken(connection, event, key):
         raise OperationalError("INSERT INTO audit_event", {}, Exception("disk I/O error"))
 
     monkeypatch.setattr(audit, "append", broken)
@@ -184,9 +185,9 @@ def test_a_failed_audit_write_logs_no_personal_data(world, login_as, monkeypatch
     client.post(f"/calls/{call.id}/purpose", data={"purpose": "complaint", "case_ref": "REK-99"})
     original = audit.append
 
-    def failing(connection, event):
+    def failing(connection, event, key):
         # A real statement failure (action is NOT NULL), raised by the database itself.
-        return original(connection, audit.Event(**{**event.__dict__, "action": None}))
+        return original(connection, audit.Event(**{**event.__dict__, "action": None}), key)
 
     monkeypatch.setattr(audit, "append", failing)
     assert client.get(f"/calls/{call.id}/audio").status_code == 503
@@ -195,3 +196,19 @@ def test_a_failed_audit_write_logs_no_personal_data(world, login_as, monkeypatch
     # Neither our parameters nor the server's own message (PostgreSQL quotes the failing row).
     assert "REK-99" not in logged and "sanna" not in logged and "127.0.0.1" not in logged
     assert "IntegrityError" in logged or "NotNullViolation" in logged
+
+
+@pytest.mark.parametrize("route, action", [("audio", "call.play"), ("export", "call.export")])
+def test_a_whole_download_is_completed_and_a_cut_one_is_not(world, login_as, route, action):
+    client = login_as("aino")
+    call = world.calls["aino"]
+    assert client.get(f"/calls/{call.id}/{route}").data == world.audio[call.id]
+    started, completed = audit_rows(object_id=str(call.id))[-2:]
+    assert (started.action, completed.action) == (action, f"{action}.completed")
+    assert completed.request_id == started.request_id
+    assert json.loads(completed.detail) == {"bytes": len(world.audio[call.id])}
+
+    response = client.get(f"/calls/{call.id}/{route}", buffered=False)
+    next(iter(response.response))  # the listener takes the first bytes, and goes
+    response.close()
+    assert audit_rows(object_id=str(call.id))[-1].action == action

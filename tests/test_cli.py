@@ -66,6 +66,8 @@ def test_console_script_is_the_flask_group(monkeypatch, tmp_path) -> None:
 
     monkeypatch.setenv("TALLENNE_SECRET_KEY", "x")
     monkeypatch.setenv("TALLENNE_DATABASE_URL", f"sqlite:///{tmp_path}/t.db")
+    (tmp_path / "audit_key").write_text("ab" * 32)
+    monkeypatch.setenv("TALLENNE_AUDIT_KEY_FILE", str(tmp_path / "audit_key"))
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
     for command in ("demo", "users", "db", "run"):

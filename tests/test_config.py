@@ -17,6 +17,8 @@ def test_settings_come_from_tallenne_variables(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("TALLENNE_SECRET_KEY", "from-the-environment")
     monkeypatch.setenv("TALLENNE_DATABASE_URL", "postgresql://app@db.example.invalid/tallenne")
     monkeypatch.setenv("TALLENNE_STORAGE_DIR", str(tmp_path / "rec"))
+    (tmp_path / "audit_key").write_text("ab" * 32 + "\n")
+    monkeypatch.setenv("TALLENNE_AUDIT_KEY_FILE", str(tmp_path / "audit_key"))
     app = create_app()
     assert app.config["SECRET_KEY"] == "from-the-environment"
     # Operators write postgresql://; we ship psycopg 3.
@@ -24,6 +26,7 @@ def test_settings_come_from_tallenne_variables(monkeypatch, tmp_path) -> None:
     assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
     assert app.config["STORAGE_DIR"] == str(tmp_path / "rec")
     assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["AUDIT_KEY"] == bytes.fromhex("ab" * 32)
 
 
 def test_demo_keeps_a_generated_secret_outside_the_repository(monkeypatch, tmp_path) -> None:
@@ -46,3 +49,61 @@ def test_unknown_auth_backend_is_refused(tmp_path) -> None:
                 "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
             }
         )
+
+
+def _production(tmp_path, **settings: object) -> dict[str, object]:
+    return {"SECRET_KEY": "x", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", **settings}
+
+
+def _with_key(tmp_path, **settings: object) -> dict[str, object]:
+    (tmp_path / "audit_key").write_text("ab" * 32)
+    return _production(tmp_path, AUDIT_KEY_FILE=str(tmp_path / "audit_key"), **settings)
+
+
+def test_missing_audit_key_stops_start_up_and_names_it(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("TALLENNE_AUDIT_KEY_FILE", raising=False)
+    monkeypatch.delenv("TALLENNE_DEMO", raising=False)
+    with pytest.raises(ConfigurationError, match="TALLENNE_AUDIT_KEY_FILE is not set"):
+        create_app(_production(tmp_path))
+    with pytest.raises(
+        ConfigurationError, match=r"TALLENNE_AUDIT_KEY_FILE names .* cannot be read"
+    ):
+        create_app(_production(tmp_path, AUDIT_KEY_FILE=str(tmp_path / "nowhere")))
+    (tmp_path / "short").write_text("abcd")
+    with pytest.raises(ConfigurationError, match="at least 64 hexadecimal digits"):
+        create_app(_production(tmp_path, AUDIT_KEY_FILE=str(tmp_path / "short")))
+    (tmp_path / "not-hex").write_text("x" * 64)
+    with pytest.raises(ConfigurationError, match="at least 64 hexadecimal digits"):
+        create_app(_production(tmp_path, AUDIT_KEY_FILE=str(tmp_path / "not-hex")))
+
+
+def test_demo_generates_one_audit_key_outside_the_database(monkeypatch, tmp_path) -> None:
+    from webapp import config
+
+    first = config._demo_secret(tmp_path, "audit_key")
+    assert len(bytes.fromhex(first)) == 32
+    assert config._demo_secret(tmp_path, "audit_key") == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit_key"]  # nothing left aside
+
+
+@pytest.mark.parametrize(
+    "setting, value",
+    [
+        ("WORKING_HOURS", "7:30-16"),
+        ("WORKING_HOURS", "18-07"),
+        ("WORKING_HOURS", "8-25"),
+        ("WORKING_HOURS", "eight"),
+        ("WORKING_DAYS", "0-5"),
+        ("WORKING_DAYS", "mon-fri"),
+        ("WORKING_DAYS", "1,8"),
+    ],
+)
+def test_bad_working_time_stops_start_up_and_names_it(tmp_path, setting, value) -> None:
+    with pytest.raises(ConfigurationError, match=f"TALLENNE_{setting}"):
+        create_app(_with_key(tmp_path, **{setting: value}))
+
+
+def test_working_time_is_read_as_hours_and_weekdays(tmp_path) -> None:
+    app = create_app(_with_key(tmp_path, WORKING_HOURS="07:00-18:00", WORKING_DAYS="1-3,6"))
+    assert app.config["WORKING_HOURS"] == (7, 18)
+    assert app.config["WORKING_DAYS"] == {1, 2, 3, 6}

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from flask import abort, g, has_request_context, request
+from flask import abort, current_app, g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 import audit
-from audit import Outcome
+from audit import Link, Outcome, checkpoints
 from webapp.errors import describe
 from webapp.extensions import db
 from webapp.models import User
@@ -35,28 +36,96 @@ def write(
     Nothing that depends on the event may happen unless this returns: if the write fails,
     the request is refused with 503 (fail closed).
     """
+    try:
+        link = append_and_commit(
+            action,
+            outcome,
+            user=user,
+            object_type=object_type,
+            object_id=object_id,
+            customer_id=customer_id,
+            purpose=purpose,
+            case_ref=case_ref,
+            detail=detail,
+        )
+    except SQLAlchemyError as error:
+        log.error("audit write failed (%s); the request was refused", describe(error))
+        abort(503)
+    return link.seq
+
+
+def completion(action: str, **about: Any) -> Callable[[dict[str, Any]], None]:
+    """Who and where now, for an event written once the response has been sent (the last byte
+    of a download): by then the request's session and its objects are gone. Nothing is left
+    to refuse then, so a failed write is only logged."""
+    actor = _actor_fields(current_user if current_user.is_authenticated else None)
+
+    def write_completed(detail: dict[str, Any]) -> None:
+        event = audit.Event(action=action, outcome=Outcome.ALLOWED, detail=detail, **actor, **about)
+        try:
+            _append_and_commit(event)
+        except SQLAlchemyError as error:
+            log.error("audit write failed (%s); %s is not recorded", describe(error), action)
+
+    return write_completed
+
+
+def _actor_fields(user: User | None, actor_name: str | None = None) -> dict[str, Any]:
+    return {
+        "actor_id": user.id if user else None,
+        "actor_name": user.username if user else actor_name,
+        "actor_roles": user.roles_label if user else None,
+        "client_addr": request.remote_addr if has_request_context() else None,
+        "request_id": g.get("request_id") if has_request_context() else None,
+    }
+
+
+def append_and_commit(
+    action: str,
+    outcome: Outcome,
+    *,
+    user: User | None = None,
+    actor_name: str | None = None,
+    detail: dict[str, Any] | None = None,
+    **about: Any,
+) -> Link:
+    """Append an event, commit, and checkpoint when one is due. A failed write is rolled back
+    and raised: the caller refuses whatever depended on it, and logs it (by kind, never with
+    its values)."""
     if user is None and has_request_context() and current_user.is_authenticated:
         user = current_user
     event = audit.Event(
         action=action,
         outcome=outcome,
-        actor_id=user.id if user else None,
-        actor_name=user.username if user else None,
-        actor_roles=user.roles_label if user else None,
-        object_type=object_type,
-        object_id=object_id,
-        customer_id=customer_id,
-        purpose=purpose,
-        case_ref=case_ref,
-        client_addr=request.remote_addr if has_request_context() else None,
-        request_id=g.get("request_id") if has_request_context() else None,
         detail=detail or {},
+        **_actor_fields(user, actor_name),
+        **about,
     )
+    return _append_and_commit(event)
+
+
+def _append_and_commit(event: audit.Event) -> Link:
     try:
-        seq = audit.append(db.session.connection(), event)
+        link = audit.append(db.session.connection(), event, current_app.config["AUDIT_KEY"])
         db.session.commit()
-    except SQLAlchemyError as error:
+    except SQLAlchemyError:
         db.session.rollback()
-        log.error("audit write failed (%s); the request was refused", describe(error))
-        abort(503)
-    return seq
+        raise
+    every = current_app.config["AUDIT_CHECKPOINT_EVERY"]
+    if every and link.seq % every == 0:
+        write_checkpoint(link)
+    return link
+
+
+def write_checkpoint(link: Link) -> str | None:
+    """Write a signed checkpoint of a committed link; a failure is logged, since the event it
+    follows is already safely committed."""
+    line = checkpoints.line_for(current_app.config["AUDIT_KEY"], link)
+    try:
+        checkpoints.record(current_app.config["AUDIT_CHECKPOINT_FILE"], line)
+    except OSError as error:
+        log.error("audit checkpoint at event %d not written (%s)", link.seq, error.strerror)
+        return None
+    # For syslog or a log host, where the logging configuration sends it.
+    log.info("audit checkpoint %s", line)
+    return line

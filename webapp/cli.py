@@ -9,6 +9,7 @@ from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
+from webapp.audit_cli import audit_group
 from webapp.extensions import db
 from webapp.models import Role, User
 
@@ -125,7 +126,7 @@ def sync_users() -> None:
     )
 
 
-COMMANDS = (demo_command, users_group)
+COMMANDS = (demo_command, users_group, audit_group)
 
 # On the group itself, so that `tallenne --help` lists them even before the app can start
 # (say, with TALLENNE_SECRET_KEY still unset); on app.cli for `flask --app wsgi …`.

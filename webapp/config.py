@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,15 @@ DEFAULTS: dict[str, Any] = {
     # "reset account lockout counter after".
     "LOGIN_FAILURE_WINDOW_MINUTES": 30,
     "REDIS_URL": None,  # throttle counts in Redis instead of the database
+    "AUDIT_KEY_FILE": None,  # generated into instance/audit_key in the demo and the tests
+    "AUDIT_CHECKPOINT_FILE": None,  # instance/audit-checkpoints.jsonl when unset
+    "AUDIT_CHECKPOINT_EVERY": 1000,  # events; 0 writes checkpoints only on demand
+    # Access outside these (local, whole hours; ISO weekdays) is on the DPO's attention list.
+    "WORKING_HOURS": "07-18",
+    "WORKING_DAYS": "1-5",
 }
+
+AUDIT_KEY_BYTES = 32
 
 
 def load(app: Flask, test_config: Mapping[str, Any] | None) -> None:
@@ -86,6 +95,13 @@ def load(app: Flask, test_config: Mapping[str, Any] | None) -> None:
         app.config["SECRET_KEY"] = _demo_secret(instance)
     if app.config["AUTH_BACKEND"] not in {"local", "ldap"}:
         raise ConfigurationError("TALLENNE_AUTH_BACKEND must be 'local' or 'ldap'.")
+    app.config["AUDIT_KEY"] = _audit_key(app, instance)
+    app.config["AUDIT_CHECKPOINT_FILE"] = str(
+        app.config["AUDIT_CHECKPOINT_FILE"] or instance / "audit-checkpoints.jsonl"
+    )
+    app.config["AUDIT_CHECKPOINT_EVERY"] = int(app.config["AUDIT_CHECKPOINT_EVERY"])
+    app.config["WORKING_HOURS"] = _working_hours(str(app.config["WORKING_HOURS"]))
+    app.config["WORKING_DAYS"] = _working_days(str(app.config["WORKING_DAYS"]))
 
 
 def _driver_url(url: str) -> str:
@@ -108,14 +124,79 @@ def _engine_options(url: str, lock_timeout: float) -> dict[str, Any]:
     }
 
 
-def _demo_secret(instance: Path) -> str:
-    # The demo keeps its sessions across restarts without a secret in the repository.
-    path = instance / "secret_key"
+def _demo_secret(instance: Path, name: str = "secret_key") -> str:
+    # The demo keeps its sessions (and its audit chain) across restarts without a secret in the
+    # repository. Written aside and linked into place, so that processes starting at once all
+    # end up with the same complete key.
+    path = instance / name
     if path.exists():
         return path.read_text().strip()
     instance.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
+    fd, aside = tempfile.mkstemp(dir=instance, prefix=f".{name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        os.link(aside, path)
+    except FileExistsError:
+        return path.read_text().strip()
+    finally:
+        os.unlink(aside)
     return key
+
+
+def _audit_key(app: Flask, instance: Path) -> bytes:
+    """The key of the audit chain, from a file outside the database (hex, 32 bytes or more)."""
+    path = app.config["AUDIT_KEY_FILE"]
+    if not path:
+        if not (app.config["DEMO"] or app.testing):
+            raise ConfigurationError(
+                "TALLENNE_AUDIT_KEY_FILE is not set: name a file, readable by Tallenne alone and "
+                "kept outside the database and its backups, that holds a random key "
+                "(python -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+        return bytes.fromhex(_demo_secret(instance, "audit_key"))
+    try:
+        text = Path(path).read_text().strip()
+        key = bytes.fromhex(text)
+    except OSError as error:
+        raise ConfigurationError(
+            f"TALLENNE_AUDIT_KEY_FILE names {path}, which cannot be read ({error.strerror})."
+        ) from error
+    except ValueError:
+        key = b""
+    if len(key) < AUDIT_KEY_BYTES:
+        raise ConfigurationError(
+            f"TALLENNE_AUDIT_KEY_FILE ({path}) must hold a key of at least "
+            f"{AUDIT_KEY_BYTES * 2} hexadecimal digits."
+        )
+    return key
+
+
+def _working_hours(text: str) -> tuple[int, int]:
+    """``07-18`` or ``07:00-18:00``: whole local hours, the end not included."""
+    try:
+        start, end = (int(part.strip().removesuffix(":00")) for part in text.split("-"))
+    except ValueError:
+        start = end = -1
+    if not 0 <= start < end <= 24:
+        raise ConfigurationError(
+            f"TALLENNE_WORKING_HOURS must be whole hours such as 07-18, not {text!r}."
+        )
+    return start, end
+
+
+def _working_days(text: str) -> frozenset[int]:
+    """ISO weekdays (Monday 1, Sunday 7): a range such as ``1-5``, or a list such as ``1,2,3``."""
+    days: set[int] = set()
+    try:
+        for part in text.split(","):
+            first, _, last = part.partition("-")
+            days.update(range(int(first), int(last or first) + 1))
+    except ValueError:
+        days = {0}
+    if not days or not days <= set(range(1, 8)):
+        raise ConfigurationError(
+            f"TALLENNE_WORKING_DAYS must be ISO weekdays (Monday 1) such as 1-5, not {text!r}."
+        )
+    return frozenset(days)

@@ -1,6 +1,16 @@
 from __future__ import annotations
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -178,14 +188,25 @@ def _playable(call_id: int, action: str) -> tuple[Call, policy.Access, int]:
     return call, access, _recording_size(call)
 
 
-def _stream(call: Call, start: int, stop: int) -> Response:
+def _stream(call: Call, start: int, stop: int, action: str, access: policy.Access) -> Response:
     """Bytes ``start`` to ``stop`` of the recording. Only ever called after the access's audit
-    event has been committed."""
-    response = Response(
-        storage().read_range(call.recording_key, start, stop),
-        mimetype="audio/wav",
-        direct_passthrough=True,
+    event has been committed. After the last byte, a ``<action>.completed`` event: a download
+    cut short (the listener gone, a worker killed) has its start and no completion."""
+    chunks = storage().read_range(call.recording_key, start, stop)
+    completed = auditing.completion(
+        f"{action}.completed",
+        object_type="call",
+        object_id=str(call.id),
+        customer_id=call.customer_id,
+        purpose=access.purpose,
+        case_ref=access.case_ref,
     )
+
+    def body():
+        yield from chunks
+        completed({"bytes": stop - start})
+
+    response = Response(stream_with_context(body()), mimetype="audio/wav", direct_passthrough=True)
     response.content_length = stop - start
     return response
 
@@ -210,7 +231,7 @@ def audio(call_id: int):
 
     # The event is committed before the first byte of audio leaves; if it cannot be, nothing does.
     _call_event("call.play", Outcome.ALLOWED, call, access, {"range": f"{start}-{stop - 1}"})
-    response = _stream(call, start, stop)
+    response = _stream(call, start, stop, "call.play", access)
     response.status_code = status
     response.headers["Accept-Ranges"] = "bytes"
     if status == 206:
@@ -223,7 +244,7 @@ def audio(call_id: int):
 def export(call_id: int):
     call, access, size = _playable(call_id, "call.export")
     _call_event("call.export", Outcome.ALLOWED, call, access, {"bytes": size})
-    response = _stream(call, 0, size)
+    response = _stream(call, 0, size, "call.export", access)
     # The file name says which call, and nothing about the customer.
     response.headers["Content-Disposition"] = f'attachment; filename="tallenne-{call.id}.wav"'
     return response
