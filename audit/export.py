@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, TextIO
 
@@ -47,27 +48,57 @@ def safe_cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def as_csv(rows: Iterable[Any], out: TextIO) -> int:
-    writer = csv.writer(out)  # RFC 4180: CRLF, and a field with CR or LF is quoted
-    writer.writerow(COLUMNS)
+def csv_lines(rows: Iterable[Any]) -> Iterator[str]:
+    """RFC 4180 (CRLF; a field with CR or LF quoted), a header, and ``#END rows=N`` last."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def line(values: Iterable[Any]) -> str:
+        writer.writerow(values)
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    yield line(COLUMNS)
     count = 0
     for row in rows:
-        writer.writerow([safe_cell(v) for v in row])
+        yield line(safe_cell(v) for v in row)
         count += 1
-    out.write(f"#END rows={count}\r\n")
-    return count
+    yield f"#END rows={count}\r\n"
 
 
-def as_jsonl(rows: Iterable[Any], out: TextIO) -> int:
+def jsonl_lines(rows: Iterable[Any]) -> Iterator[str]:
+    """One JSON object an event, and ``{"end": true, "rows": N}`` last."""
     count = 0
     for row in rows:
         record = {
             k: _text(v) if isinstance(v, datetime) else v for k, v in zip(COLUMNS, row, strict=True)
         }
-        out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        yield json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
         count += 1
-    out.write(json.dumps({"end": True, "rows": count}) + "\n")
-    return count
+    yield json.dumps({"end": True, "rows": count}) + "\n"
 
 
-FORMATS = {"csv": as_csv, "jsonl": as_jsonl}
+FORMATS = {"csv": csv_lines, "jsonl": jsonl_lines}
+
+
+class Counted:
+    """Rows passed through, counted: how many went out, for the completed event."""
+
+    def __init__(self, rows: Iterable[Any]) -> None:
+        self._rows = rows
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for row in self._rows:
+            self.count += 1
+            yield row
+
+
+def write(form: str, rows: Iterable[Any], out: TextIO) -> int:
+    """Write the rows in that format and return how many there were."""
+    counted = Counted(rows)
+    for text in FORMATS[form](counted):
+        out.write(text)
+    return counted.count

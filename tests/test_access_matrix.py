@@ -49,6 +49,9 @@ EXPECTED = {
     },
 }
 
+# Pages that name no call but are one role's alone: that role gets 200, every other 403.
+ONE_ROLE = {"trail.index": "dpo", "trail.attention": "dpo", "trail.export": "dpo"}
+
 # Routes that answer without a login; every other route sends an anonymous visitor to /login.
 PUBLIC = {"static", "health.healthz", "auth.login", "auth.set_language"}
 
@@ -74,6 +77,27 @@ def test_every_other_route_needs_a_login(app: Flask, world) -> None:
         response = client.open(rule.rule, method=method)
         assert response.status_code == 302, rule.rule
         assert response.headers["Location"].startswith("/login"), rule.rule
+
+
+def test_every_audit_page_has_a_rule(app: Flask) -> None:
+    names = {rule.endpoint for rule in app.url_map.iter_rules() if rule.rule.startswith("/audit")}
+    assert names == set(ONE_ROLE), f"audit pages without a rule: {names - set(ONE_ROLE)}"
+
+
+@pytest.mark.parametrize("role", sorted(USER_OF_ROLE))
+@pytest.mark.parametrize("endpoint", sorted(ONE_ROLE))
+def test_one_role_pages(app: Flask, world, login_as, endpoint: str, role: str) -> None:
+    username = USER_OF_ROLE[role]
+    client = login_as(username)
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    response = client.get(rule.rule)
+    if role == ONE_ROLE[endpoint]:
+        assert response.status_code == 200
+        assert audit_rows()[-1].outcome == "allowed"
+    else:
+        assert response.status_code == 403
+        denied = audit_rows(outcome="denied")
+        assert [(d.actor_name, d.object_type) for d in denied] == [(username, "audit_trail")]
 
 
 @pytest.mark.parametrize("role", sorted(USER_OF_ROLE))

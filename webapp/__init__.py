@@ -45,11 +45,12 @@ def register_request_context(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from webapp import auth, calls, health
+    from webapp import auth, calls, health, trail
 
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(calls.bp)
+    app.register_blueprint(trail.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+import uuid
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
-from flask import current_app
+from flask import current_app, g
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -107,16 +108,17 @@ def export_command(since: datetime, until: datetime, form: str, output: Path | N
     zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
     start, stop = trail_export.day_bounds(since.date(), until.date(), zone)
     about = {"since": f"{since:%Y-%m-%d}", "until": f"{until:%Y-%m-%d}", "format": form}
+    g.request_id = uuid.uuid4().hex  # ties the completed event to this export's start
     _audited("audit.export", object_type="audit_trail", detail=about)
     aside = output.with_name(f".{output.name}.partial") if output else None
     with db.engine.connect() as conn:
         result = conn.execution_options(yield_per=10_000).execute(trail_export.between(start, stop))
         if aside is None:
-            rows = trail_export.FORMATS[form](result, sys.stdout)
+            rows = trail_export.write(form, result, sys.stdout)
         else:
             try:
                 with aside.open("w", encoding="utf-8", newline="") as out:
-                    rows = trail_export.FORMATS[form](result, out)
+                    rows = trail_export.write(form, result, out)
             except BaseException:
                 aside.unlink(missing_ok=True)  # no half an export left lying about
                 raise

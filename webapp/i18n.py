@@ -8,7 +8,7 @@ import phonenumbers
 from babel import Locale
 from babel.dates import DateTimePattern, parse_pattern
 from flask import Flask, g, request, session
-from flask_babel import Babel, get_locale, get_timezone, gettext
+from flask_babel import Babel, format_decimal, get_locale, get_timezone, gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
@@ -35,6 +35,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["call_phone"] = call_phone
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["local_datetime"] = local_datetime
+    app.jinja_env.filters["number"] = format_decimal
 
 
 ROLE_LABELS = {

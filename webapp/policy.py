@@ -45,6 +45,14 @@ def visible_call_or_404(user: User, call_id: int, action: str) -> Call:
     return call
 
 
+def require_trail_reader(user: User, action: str) -> None:
+    """Only the data-protection officer reads the audit trail; anyone else's attempt is
+    refused (403: the pages exist, and that is no secret) and audited as denied."""
+    if not user.has_role(Role.DPO):
+        auditing.write(action, Outcome.DENIED, object_type="audit_trail")
+        abort(403)
+
+
 def purposes_for(user: User, call: Call) -> list[Purpose]:
     """The purposes this user may state for playing this call, in the register's order."""
     register_purposes = call.service.register.purposes
