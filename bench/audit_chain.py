@@ -24,12 +24,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 import audit
 from audit import checkpoints
@@ -277,6 +280,66 @@ def measure_verify(kind: str, n: int, key: bytes) -> VerifyResult:
 
 
 # ---------------------------------------------------------------------------------------------
+# The DPO's pages
+
+
+def dpo_readings(end: datetime) -> dict[str, Callable[[Session], object]]:
+    """The queries the /audit pages run, on the data's last 30 days where they look back."""
+    from webapp.trail import patterns, queries
+
+    events = audit.events
+    start = end - timedelta(days=30)
+    zone = ZoneInfo("Europe/Helsinki")
+    working = patterns.WorkingTime((7, 18), frozenset(range(1, 6)))
+
+    def page(query, before=None):
+        return lambda s: s.execute(queries.newest_first(query, before, 100)).all()
+
+    everything = sa.select(events)
+    return {
+        "newest 100 events": page(everything),
+        "a deep page (before event 500,000)": page(everything, 500_000),
+        "one customer's accesses": page(everything.where(events.c.customer_id == 4242)),
+        "one user's events": page(everything.where(events.c.actor_id == 7)),
+        "one week": page(
+            everything.where(
+                events.c.occurred_at >= end - timedelta(days=7), events.c.occurred_at < end
+            )
+        ),
+        "denied only (2 % of events)": page(everything.where(events.c.outcome == "denied")),
+        "attention: denied, no case ref, unfinished": lambda s: queries.needing_attention(
+            s, start, 200, 5000
+        ),
+        "attention: days far above usual (30 + 90 days)": lambda s: patterns.busy_days(
+            s, start, end, zone
+        ),
+        "attention: outside working hours": lambda s: patterns.off_hours(
+            s, start, end, zone, working
+        ),
+    }
+
+
+def measure_dpo(url: str, n: int) -> list[tuple[str, float]]:
+    """Each reading's median time of 5, after one that warms the cache."""
+    engine = engine_for(url)
+    timings = []
+    with Session(engine) as session:
+        end = session.scalar(sa.select(sa.func.max(audit.events.c.occurred_at)))
+        end = end if end.tzinfo else end.replace(tzinfo=UTC)
+        for name, reading in dpo_readings(end).items():
+            reading(session)
+            runs = []
+            for _ in range(5):
+                began = time.perf_counter()
+                reading(session)
+                runs.append(time.perf_counter() - began)
+            timings.append((name, sorted(runs)[2] * 1000))
+            echo(f"  {name}: {timings[-1][1]:.1f} ms")
+    engine.dispose()
+    return timings
+
+
+# ---------------------------------------------------------------------------------------------
 # Report
 
 
@@ -292,7 +355,9 @@ def version(kind: str) -> str:
     return f"PostgreSQL {text}"
 
 
-def section(kind: str, appends: AppendResult, verify: VerifyResult) -> str:
+def section(
+    kind: str, appends: AppendResult, verify: VerifyResult, readings: list[tuple[str, float]]
+) -> str:
     title = "SQLite" if kind == "sqlite" else "PostgreSQL"
     built = (
         f"built in {verify.build_s:.0f} s (chain computed in Python, bulk insert)"
@@ -321,6 +386,10 @@ def section(kind: str, appends: AppendResult, verify: VerifyResult) -> str:
         f"| `tallenne audit verify` of {verify.events:,} events, whole command | "
         f"{verify.seconds:.1f} s ({verify.events / verify.seconds:,.0f} events/s) {fast} |",
         f"| its peak memory (max RSS) | {verify.peak_rss_mb:.0f} MB |",
+        *(
+            f"| `/audit` on {verify.events:,} events: {name} | {ms:,.1f} ms |"
+            for name, ms in readings
+        ),
         "",
         f"The {verify.events:,}-event database: {built}. `verify` said: "
         f"“{verify.last_line}” (exit {verify.exit_code}).",
@@ -337,7 +406,9 @@ each appends its events one transaction and one durable commit at a time, as req
 (SQLite WAL, `synchronous=FULL`; PostgreSQL `synchronous_commit=on`), serialized on the
 `audit_head` row. Verification: `tallenne audit verify` run as a command on a database of a
 million events spread over a year, with one checkpoint at the tip; the time includes start-up.
-Target: verify a million events in under a minute.
+Target: verify a million events in under a minute. The DPO's readings: the SQL that the
+`/audit` pages run, on the same database (median of 5 after a warm-up), the attention list
+looking at the data's last 30 days.
 """
 
 
@@ -375,7 +446,10 @@ def main(n: int, engines: str, writers: int, appends: int, docs: bool) -> None:
         echo(f"{kind}: verify {n:,} events")
         verified = measure_verify(kind, n, key)
         echo(f"  {verified}")
-        sections[kind] = section(kind, appended, verified)
+        echo(f"{kind}: the DPO's readings of {n:,} events")
+        url, _built = verify_database(kind, n, key)
+        readings = measure_dpo(url, n)
+        sections[kind] = section(kind, appended, verified, readings)
         failed |= not appended.intact
         failed |= verified.exit_code != 0 or verified.seconds >= VERIFY_LIMIT_S
     if docs:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 import audit
 from tests.support import PASSWORD, audit_rows, login
 from webapp import storage as storage_module
+from webapp.extensions import db
 
 
 def test_event_is_committed_before_the_first_audio_byte(app, world, login_as, monkeypatch) -> None:
@@ -212,3 +213,45 @@ def test_a_whole_download_is_completed_and_a_cut_one_is_not(world, login_as, rou
     next(iter(response.response))  # the listener takes the first bytes, and goes
     response.close()
     assert audit_rows(object_id=str(call.id))[-1].action == action
+
+
+@IMPATIENT
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_full_audit_store_refuses_playback_then_recovers(app, world) -> None:
+    """The database's own limit on its size (SQLITE_FULL, as on a full disk) reached while
+    agents keep listening: the access that cannot be recorded is refused, and once there is room
+    again the next one is served, with no restart."""
+    client = app.test_client()
+    assert login(client, "aino").status_code == 302
+    url = f"/calls/{world.calls['aino'].id}/audio"
+    with app.app_context():
+        engine = db.engine
+    cap: dict[str, int | None] = {"pages": None}
+
+    def limit_size(dbapi_connection, record, proxy) -> None:
+        cursor = dbapi_connection.cursor()
+        if cap["pages"] is None:
+            cursor.execute("PRAGMA max_page_count = 1073741823")
+        else:
+            cursor.execute(f"PRAGMA max_page_count = {cap['pages']}")
+        cursor.close()
+
+    sa.event.listen(engine, "checkout", limit_size)
+    try:
+        with engine.connect() as conn:
+            cap["pages"] = conn.exec_driver_sql("PRAGMA page_count").scalar()
+        statuses = []
+        for _ in range(300):  # the free room left in the database's pages fills up
+            response = client.get(url, headers={"Range": "bytes=0-99"})
+            statuses.append(response.status_code)
+            body = response.data  # to the end: its completed event is written too
+            if response.status_code != 206:
+                break
+        assert statuses[-1] == 503, statuses[-5:]
+        assert b"RIFF" not in body
+        assert len(statuses) > 1 and set(statuses[:-1]) == {206}
+        cap["pages"] = None
+        response = client.get(url, headers={"Range": "bytes=0-99"})
+        assert response.status_code == 206 and response.data[:4] == b"RIFF"
+    finally:
+        sa.event.remove(engine, "checkout", limit_size)

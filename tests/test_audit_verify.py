@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from flask import current_app
 import audit
 from audit.trail import chain_value, previous_bytes
 from tests.support import audit_rows, login
+from webapp import create_app
+from webapp.config import ConfigurationError
 from webapp.extensions import db
 
 EVENTS = 30
@@ -210,3 +213,33 @@ def test_events_from_before_the_chain_are_reported_not_covered(app, runner) -> N
     _tamper("UPDATE audit_event SET chain = NULL WHERE seq = 4")
     code, output = _verify(runner)
     assert code == 1 and "event 4: changed" in output
+
+
+def test_a_checkpoint_goes_to_syslog_too_where_configured(runner, trail, app) -> None:
+    """A syslog server over UDP on 127.0.0.1 (a plain socket that reads what arrives) gets the
+    same signed line as the file: facility auth, severity info, the tag tallenne."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.settimeout(10)
+        current_app.config["AUDIT_SYSLOG"] = server.getsockname()
+        result = runner.invoke(args=["audit", "checkpoint"])
+        assert result.exit_code == 0, result.output
+        message = server.recv(4096).decode()
+    line = Path(current_app.config["AUDIT_CHECKPOINT_FILE"]).read_text().splitlines()[-1]
+    assert message == f"<{4 * 8 + 6}>tallenne: {line}\x00"
+    path = current_app.config["AUDIT_CHECKPOINT_FILE"]
+    checkpoint = list(audit.checkpoints.read(path, app.config["AUDIT_KEY"]))[-1]
+    assert checkpoint.seq == audit_rows()[-1].seq
+
+
+@pytest.mark.parametrize("value", ["dev/log", "loghost", "loghost:port", "loghost:70000"])
+def test_a_bad_syslog_address_stops_start_up_and_names_it(tmp_path, value) -> None:
+    with pytest.raises(ConfigurationError, match="TALLENNE_AUDIT_SYSLOG"):
+        create_app(
+            {
+                "TESTING": True,
+                "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+                "SECRET_KEY": "x",
+                "AUDIT_SYSLOG": value,
+            }
+        )

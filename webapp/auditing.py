@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from logging.handlers import SysLogHandler
 from typing import Any
 
-from flask import abort, current_app, g, has_request_context, request
+from flask import abort, current_app, g, has_app_context, has_request_context, request
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -76,7 +77,8 @@ def _actor_fields(user: User | None, actor_name: str | None = None) -> dict[str,
         "actor_name": user.username if user else actor_name,
         "actor_roles": user.roles_label if user else None,
         "client_addr": request.remote_addr if has_request_context() else None,
-        "request_id": g.get("request_id") if has_request_context() else None,
+        # A request's id, or the one a command sets for all the events it writes.
+        "request_id": g.get("request_id") if has_app_context() else None,
     }
 
 
@@ -126,6 +128,24 @@ def write_checkpoint(link: Link) -> str | None:
     except OSError as error:
         log.error("audit checkpoint at event %d not written (%s)", link.seq, error.strerror)
         return None
-    # For syslog or a log host, where the logging configuration sends it.
+    # For a log host, where the logging configuration sends it, and syslog where configured.
     log.info("audit checkpoint %s", line)
+    if current_app.config["AUDIT_SYSLOG"]:
+        _to_syslog(current_app.config["AUDIT_SYSLOG"], line)
     return line
+
+
+def _to_syslog(address: str | tuple[str, int], line: str) -> None:
+    """One checkpoint to syslog (facility auth, tag ``tallenne``): a copy on a host that the
+    database's administrators do not control. A socket a checkpoint, closed at once, since
+    checkpoints are rare and an open one would outlive the app."""
+    try:
+        handler = SysLogHandler(address=address, facility=SysLogHandler.LOG_AUTH)
+    except OSError as error:
+        log.error("audit checkpoint not sent to syslog (%s)", error.strerror)
+        return
+    handler.ident = "tallenne: "
+    try:
+        handler.emit(logging.LogRecord(log.name, logging.INFO, __file__, 0, line, None, None))
+    finally:
+        handler.close()

@@ -60,6 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_KEY_FILE": None,  # generated into instance/audit_key in the demo and the tests
     "AUDIT_CHECKPOINT_FILE": None,  # instance/audit-checkpoints.jsonl when unset
     "AUDIT_CHECKPOINT_EVERY": 1000,  # events; 0 writes checkpoints only on demand
+    "AUDIT_SYSLOG": None,  # checkpoints to syslog too: /dev/log, or host:port (UDP)
     # Access outside these (local, whole hours; ISO weekdays) is on the DPO's attention list.
     "WORKING_HOURS": "07-18",
     "WORKING_DAYS": "1-5",
@@ -100,6 +101,7 @@ def load(app: Flask, test_config: Mapping[str, Any] | None) -> None:
         app.config["AUDIT_CHECKPOINT_FILE"] or instance / "audit-checkpoints.jsonl"
     )
     app.config["AUDIT_CHECKPOINT_EVERY"] = int(app.config["AUDIT_CHECKPOINT_EVERY"])
+    app.config["AUDIT_SYSLOG"] = _syslog_address(app.config["AUDIT_SYSLOG"])
     app.config["WORKING_HOURS"] = _working_hours(str(app.config["WORKING_HOURS"]))
     app.config["WORKING_DAYS"] = _working_days(str(app.config["WORKING_DAYS"]))
 
@@ -200,3 +202,19 @@ def _working_days(text: str) -> frozenset[int]:
             f"TALLENNE_WORKING_DAYS must be ISO weekdays (Monday 1) such as 1-5, not {text!r}."
         )
     return frozenset(days)
+
+
+def _syslog_address(text: str | None) -> str | tuple[str, int] | None:
+    """A Unix socket's path (``/dev/log``), or ``host:port`` of a syslog server over UDP."""
+    if not text:
+        return None
+    text = str(text)
+    if text.startswith("/"):
+        return text
+    host, _, port = text.rpartition(":")
+    if host and port.isdigit() and 0 < int(port) < 65536:
+        return host.strip("[]"), int(port)
+    raise ConfigurationError(
+        f"TALLENNE_AUDIT_SYSLOG must be a socket's path such as /dev/log, or host:port, "
+        f"not {text!r}."
+    )
