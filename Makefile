@@ -50,6 +50,7 @@ format: install
 bench: install
 	$(BIN)/python -m bench.calls_list
 	$(BIN)/python -m bench.audit_chain
+	$(BIN)/python -m bench.storage
 
 clean:
 	rm -rf $(VENV) $(MO) .pytest_cache

@@ -39,6 +39,16 @@ def require(condition: bool, reason: str) -> None:
         pytest.skip(reason)
 
 
+def key_files(folder) -> dict[str, str]:
+    """The key files that a start-up outside the demo and the tests needs, made in ``folder``."""
+    (folder / "audit_key").write_text("ab" * 32 + "\n")
+    (folder / "master_keys").write_text(f"test-1 {'cd' * 32}\n")
+    return {
+        "AUDIT_KEY_FILE": str(folder / "audit_key"),
+        "MASTER_KEY_FILE": str(folder / "master_keys"),
+    }
+
+
 def wav_bytes(seconds: float = 2.0, rate: int = 8000, tone: int = 440) -> bytes:
     frames = bytearray()
     for i in range(int(seconds * rate)):
@@ -88,10 +98,8 @@ class World:
             phone_e164=None if secret else phone,
             phone_secret=secret,
             customer=customer,
-            recording_key=stored.key,
-            recording_bytes=stored.size,
-            recording_sha256=stored.sha256,
         )
+        call.keep(stored)
         db.session.add(call)
         db.session.commit()
         self.calls[name] = call

@@ -22,7 +22,7 @@ def test_event_is_committed_before_the_first_audio_byte(app, world, login_as, mo
     # An independent connection sees only what has been committed.
     observer = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
     seen_at_first_byte = []
-    original = storage_module.DirectoryStorage.read_range
+    original = storage_module.EncryptedStorage.read_range
 
     def watched(self, key, start, stop):
         def chunks():
@@ -41,7 +41,7 @@ def test_event_is_committed_before_the_first_audio_byte(app, world, login_as, mo
 
         return chunks()
 
-    monkeypatch.setattr(storage_module.DirectoryStorage, "read_range", watched)
+    monkeypatch.setattr(storage_module.EncryptedStorage, "read_range", watched)
     client = login_as("aino")
     assert client.get(f"/calls/{call.id}/audio").status_code == 200
     assert client.get(f"/calls/{call.id}/export").status_code == 200
@@ -55,7 +55,7 @@ def test_no_audio_when_the_audit_write_fails(world, login_as, monkeypatch, route
     call = world.calls["aino"]
     reads = []
     monkeypatch.setattr(
-        storage_module.DirectoryStorage, "read_range", lambda *a: reads.append(a) or iter([b"x"])
+        storage_module.EncryptedStorage, "read_range", lambda *a: reads.append(a) or iter([b"x"])
     )
 
     def broken(connection, event, key):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tests.support import audit_rows
+from tests.support import audit_rows, key_files
 from webapp.extensions import db
 from webapp.models import User
 
@@ -66,11 +66,11 @@ def test_console_script_is_the_flask_group(monkeypatch, tmp_path) -> None:
 
     monkeypatch.setenv("TALLENNE_SECRET_KEY", "x")
     monkeypatch.setenv("TALLENNE_DATABASE_URL", f"sqlite:///{tmp_path}/t.db")
-    (tmp_path / "audit_key").write_text("ab" * 32)
-    monkeypatch.setenv("TALLENNE_AUDIT_KEY_FILE", str(tmp_path / "audit_key"))
+    for name, path in key_files(tmp_path).items():
+        monkeypatch.setenv(f"TALLENNE_{name}", path)
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
-    for command in ("demo", "users", "db", "run"):
+    for command in ("demo", "users", "db", "audit", "keys", "run"):
         assert command in result.output
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support import key_files
 from webapp import create_app
 from webapp.config import ConfigurationError
 
@@ -17,8 +18,8 @@ def test_settings_come_from_tallenne_variables(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("TALLENNE_SECRET_KEY", "from-the-environment")
     monkeypatch.setenv("TALLENNE_DATABASE_URL", "postgresql://app@db.example.invalid/tallenne")
     monkeypatch.setenv("TALLENNE_STORAGE_DIR", str(tmp_path / "rec"))
-    (tmp_path / "audit_key").write_text("ab" * 32 + "\n")
-    monkeypatch.setenv("TALLENNE_AUDIT_KEY_FILE", str(tmp_path / "audit_key"))
+    for name, path in key_files(tmp_path).items():
+        monkeypatch.setenv(f"TALLENNE_{name}", path)
     app = create_app()
     assert app.config["SECRET_KEY"] == "from-the-environment"
     # Operators write postgresql://; we ship psycopg 3.
@@ -27,6 +28,7 @@ def test_settings_come_from_tallenne_variables(monkeypatch, tmp_path) -> None:
     assert app.config["STORAGE_DIR"] == str(tmp_path / "rec")
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["AUDIT_KEY"] == bytes.fromhex("ab" * 32)
+    assert app.config["MASTER_KEYS"].current == "test-1"
 
 
 def test_demo_keeps_a_generated_secret_outside_the_repository(monkeypatch, tmp_path) -> None:
@@ -56,8 +58,7 @@ def _production(tmp_path, **settings: object) -> dict[str, object]:
 
 
 def _with_key(tmp_path, **settings: object) -> dict[str, object]:
-    (tmp_path / "audit_key").write_text("ab" * 32)
-    return _production(tmp_path, AUDIT_KEY_FILE=str(tmp_path / "audit_key"), **settings)
+    return _production(tmp_path, **key_files(tmp_path), **settings)
 
 
 def test_missing_audit_key_stops_start_up_and_names_it(monkeypatch, tmp_path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import shutil
 import wave
 from pathlib import Path
@@ -11,6 +13,7 @@ import sqlalchemy as sa
 from tests.support import require
 from webapp.extensions import db
 from webapp.models import Call, Customer, CustomerPhone, Register, User
+from webapp.storage import storage
 
 
 def test_demo_fills_then_keeps_then_extends(runner, app) -> None:
@@ -38,13 +41,17 @@ def test_demo_fills_then_keeps_then_extends(runner, app) -> None:
     calls = list(db.session.scalars(sa.select(Call)))
     assert len(calls) == 40
     assert {c.direction for c in calls} == {"in", "out"}
-    storage = Path(app.config["STORAGE_DIR"])
+    directory = Path(app.config["STORAGE_DIR"])
     for call in calls:
         assert call.phone_e164 is None or not call.phone_secret
-        with wave.open(str(storage / call.recording_key)) as w:
+        audio = b"".join(storage().read_range(call.recording, 0, call.recording_bytes))
+        with wave.open(io.BytesIO(audio)) as w:
             assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (8000, 2, 1)
             assert w.getnframes() == call.duration_s * 8000
-        assert (storage / call.recording_key).stat().st_size == call.recording_bytes
+        assert hashlib.sha256(audio).hexdigest() == call.recording_sha256
+        # On disk it is sealed: no WAV header, no audio.
+        on_disk = (directory / call.recording_key).read_bytes()
+        assert on_disk.startswith(b"TLNE") and b"RIFF" not in on_disk
 
     again = runner.invoke(args=["demo", "--calls", "40"])
     assert again.exit_code == 0

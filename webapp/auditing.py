@@ -61,8 +61,8 @@ def completion(action: str, **about: Any) -> Callable[[dict[str, Any]], None]:
     to refuse then, so a failed write is only logged."""
     actor = _actor_fields(current_user if current_user.is_authenticated else None)
 
-    def write_completed(detail: dict[str, Any]) -> None:
-        event = audit.Event(action=action, outcome=Outcome.ALLOWED, detail=detail, **actor, **about)
+    def write_completed(detail: dict[str, Any], outcome: Outcome = Outcome.ALLOWED) -> None:
+        event = audit.Event(action=action, outcome=outcome, detail=detail, **actor, **about)
         try:
             _append_and_commit(event)
         except SQLAlchemyError as error:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from webapp.audit_cli import audit_group
 from webapp.extensions import db
 from webapp.models import Role, User
+from webapp.storage.cli import keys_group
 
 
 def _create_app() -> Flask:
@@ -126,7 +127,7 @@ def sync_users() -> None:
     )
 
 
-COMMANDS = (demo_command, users_group, audit_group)
+COMMANDS = (demo_command, users_group, audit_group, keys_group)
 
 # On the group itself, so that `tallenne --help` lists them even before the app can start
 # (say, with TALLENNE_SECRET_KEY still unset); on app.cli for `flask --app wsgi …`.

@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import Flask
 
+from webapp.storage.keys import KeyFileError, KeyRing
+
 
 class ConfigurationError(RuntimeError):
     pass
@@ -57,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
     # "reset account lockout counter after".
     "LOGIN_FAILURE_WINDOW_MINUTES": 30,
     "REDIS_URL": None,  # throttle counts in Redis instead of the database
+    "MASTER_KEY_FILE": None,  # wraps the recordings' data keys; generated in the demo and tests
     "AUDIT_KEY_FILE": None,  # generated into instance/audit_key in the demo and the tests
     "AUDIT_CHECKPOINT_FILE": None,  # instance/audit-checkpoints.jsonl when unset
     "AUDIT_CHECKPOINT_EVERY": 1000,  # events; 0 writes checkpoints only on demand
@@ -97,6 +100,7 @@ def load(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     if app.config["AUTH_BACKEND"] not in {"local", "ldap"}:
         raise ConfigurationError("TALLENNE_AUTH_BACKEND must be 'local' or 'ldap'.")
     app.config["AUDIT_KEY"] = _audit_key(app, instance)
+    app.config["MASTER_KEYS"] = _master_keys(app, instance)
     app.config["AUDIT_CHECKPOINT_FILE"] = str(
         app.config["AUDIT_CHECKPOINT_FILE"] or instance / "audit-checkpoints.jsonl"
     )
@@ -147,24 +151,49 @@ def _demo_secret(instance: Path, name: str = "secret_key") -> str:
     return key
 
 
-def _audit_key(app: Flask, instance: Path) -> bytes:
-    """The key of the audit chain, from a file outside the database (hex, 32 bytes or more)."""
-    path = app.config["AUDIT_KEY_FILE"]
+_RANDOM_KEY = "python -c 'import secrets; print(secrets.token_hex(32))'"
+
+
+def _key_file(app: Flask, name: str, what: str) -> tuple[str, str] | None:
+    """A required key file's path and text; None in the demo and the tests, which generate
+    their keys under instance/ instead."""
+    path = app.config[name]
     if not path:
-        if not (app.config["DEMO"] or app.testing):
-            raise ConfigurationError(
-                "TALLENNE_AUDIT_KEY_FILE is not set: name a file, readable by Tallenne alone and "
-                "kept outside the database and its backups, that holds a random key "
-                "(python -c 'import secrets; print(secrets.token_hex(32))')."
-            )
-        return bytes.fromhex(_demo_secret(instance, "audit_key"))
+        if app.config["DEMO"] or app.testing:
+            return None
+        raise ConfigurationError(
+            f"TALLENNE_{name} is not set: name a file, readable by Tallenne alone and kept apart "
+            f"from the database, its backups and the recordings, that holds {what} ({_RANDOM_KEY})."
+        )
     try:
-        text = Path(path).read_text().strip()
-        key = bytes.fromhex(text)
+        return path, Path(path).read_text()
     except OSError as error:
         raise ConfigurationError(
-            f"TALLENNE_AUDIT_KEY_FILE names {path}, which cannot be read ({error.strerror})."
+            f"TALLENNE_{name} names {path}, which cannot be read ({error.strerror})."
         ) from error
+
+
+def _master_keys(app: Flask, instance: Path) -> KeyRing:
+    """The master keys that wrap every recording's data key: one ``ID HEX`` line a key, the
+    newest last."""
+    found = _key_file(app, "MASTER_KEY_FILE", "lines such as '2026-12 <64 hex digits>'")
+    if found is None:
+        return KeyRing({"demo": bytes.fromhex(_demo_secret(instance, "master_key"))})
+    path, text = found
+    try:
+        return KeyRing.from_text(text)
+    except KeyFileError as error:
+        raise ConfigurationError(f"TALLENNE_MASTER_KEY_FILE ({path}): {error}.") from error
+
+
+def _audit_key(app: Flask, instance: Path) -> bytes:
+    """The key of the audit chain (hex, 32 bytes or more)."""
+    found = _key_file(app, "AUDIT_KEY_FILE", "a random key")
+    if found is None:
+        return bytes.fromhex(_demo_secret(instance, "audit_key"))
+    path, text = found
+    try:
+        key = bytes.fromhex(text.strip())
     except ValueError:
         key = b""
     if len(key) < AUDIT_KEY_BYTES:

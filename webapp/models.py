@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from audit import UTCDateTime
 from webapp.extensions import db
+from webapp.storage import Recording, Stored
 
 
 def utcnow() -> datetime:
@@ -217,11 +219,24 @@ class Call(db.Model):
     recording_key: Mapped[str] = mapped_column(String(255))
     recording_bytes: Mapped[int] = mapped_column(Integer)
     recording_sha256: Mapped[str] = mapped_column(String(64))
+    # The recording's own data key, wrapped by the master key named; None for one stored plain
+    # before recordings were encrypted.
+    recording_sealed_key: Mapped[bytes | None] = mapped_column(LargeBinary(128))
+    recording_key_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     service: Mapped[Service] = relationship(lazy="joined")
     agent: Mapped[User | None] = relationship(lazy="joined")
     customer: Mapped[Customer | None] = relationship()
+
+    @property
+    def recording(self) -> Recording:
+        return Recording(self.recording_key, self.recording_sealed_key, self.recording_key_id)
+
+    def keep(self, stored: Stored) -> None:
+        """Take a recording just put in storage as this call's."""
+        self.recording_key, self.recording_bytes, self.recording_sha256 = stored[:3]
+        self.recording_sealed_key, self.recording_key_id = stored.sealed_key, stored.key_id
 
     __table_args__ = (
         CheckConstraint("direction IN ('in', 'out')", name="direction"),
@@ -251,6 +266,7 @@ class Call(db.Model):
         ),
         Index("ix_call_duration_s_started_at", "duration_s", "started_at"),
         Index("ix_call_customer_id_started_at", "customer_id", "started_at"),
+        Index("ix_call_recording_key_id", "recording_key_id"),  # for `tallenne keys rotate`
     )
 
 

@@ -26,7 +26,7 @@ from webapp.calls.queries import Cursor, apply_filters, page
 from webapp.extensions import db
 from webapp.models import AccessGrant, Call, CustomerPhone, Role, Service, User
 from webapp.purposes import label as purpose_label
-from webapp.storage import RecordingMissing, storage
+from webapp.storage import RecordingDamaged, RecordingMissing, storage
 
 
 @bp.get("/")
@@ -170,14 +170,17 @@ def _access_or_403(call: Call, action: str) -> policy.Access:
 
 def _recording_size(call: Call) -> int:
     try:
-        size = storage().size(call.recording_key)
+        size = storage().size(call.recording)
     except RecordingMissing:
         size = None
     if size != call.recording_bytes:
-        detail = {"expected_bytes": call.recording_bytes, "found_bytes": size}
-        _call_event("recording.integrity_failed", Outcome.FAILED, call, detail=detail)
-        abort(500)
+        _damaged(call, {"expected_bytes": call.recording_bytes, "found_bytes": size})
     return size
+
+
+def _damaged(call: Call, detail: dict[str, object]) -> None:
+    _call_event("recording.integrity_failed", Outcome.FAILED, call, detail=detail)
+    abort(500)
 
 
 def _playable(call_id: int, action: str) -> tuple[Call, policy.Access, int]:
@@ -192,7 +195,10 @@ def _stream(call: Call, start: int, stop: int, action: str, access: policy.Acces
     """Bytes ``start`` to ``stop`` of the recording. Only ever called after the access's audit
     event has been committed. After the last byte, a ``<action>.completed`` event: a download
     cut short (the listener gone, a worker killed) has its start and no completion."""
-    chunks = storage().read_range(call.recording_key, start, stop)
+    try:
+        chunks = storage().read_range(call.recording, start, stop)
+    except RecordingDamaged:
+        _damaged(call, {"segment": "first of the range"})
     completed = auditing.completion(
         f"{action}.completed",
         object_type="call",
@@ -202,8 +208,17 @@ def _stream(call: Call, start: int, stop: int, action: str, access: policy.Acces
         case_ref=access.case_ref,
     )
 
+    failed = auditing.completion(
+        "recording.integrity_failed", object_type="call", object_id=str(call.id)
+    )
+
     def body():
-        yield from chunks
+        try:
+            yield from chunks
+        except RecordingDamaged:
+            # Too late for an error status: the response is cut short, and it says why here.
+            failed({"segment": "later in the range"}, Outcome.FAILED)
+            return
         completed({"bytes": stop - start})
 
     response = Response(stream_with_context(body()), mimetype="audio/wav", direct_passthrough=True)

@@ -254,7 +254,7 @@ def _calls(rng: random.Random, count: int) -> None:
             elif call.direction == "in":
                 call.phone_secret = True
             stored = store.put(bank.compose(rng, seconds), started)
-            call.recording_key, call.recording_bytes, call.recording_sha256 = stored
+            call.keep(stored)
             db.session.add(call)
             if n % 200 == 199:
                 db.session.commit()

@@ -1,0 +1,58 @@
+"""Files under one directory, named by generated keys (never by anything a phone system or a
+user supplied), written whole or not at all. Holds sealed recordings; what it holds is opaque
+to it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+
+class Missing(Exception):
+    pass
+
+
+class Directory:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def path(self, name: str) -> Path:
+        path = (self.root / name).resolve()
+        if self.root.resolve() not in path.parents:
+            raise ValueError("recording key escapes the storage directory")
+        return path
+
+    def write(self, name: str, parts: Iterable[bytes]) -> int:
+        """Write the parts aside, make them durable, then put them in place; their length."""
+        path = self.path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        aside = path.with_name(path.name + ".part")
+        written = 0
+        try:
+            with open(aside, "wb") as f:
+                for part in parts:
+                    written += f.write(part)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(aside, path)
+        except BaseException:
+            aside.unlink(missing_ok=True)
+            raise
+        return written
+
+    def size(self, name: str) -> int:
+        try:
+            return self.path(name).stat().st_size
+        except FileNotFoundError as exc:
+            raise Missing(name) from exc
+
+    def open(self, name: str) -> BinaryIO:
+        try:
+            return open(self.path(name), "rb")  # the caller closes it
+        except FileNotFoundError as exc:
+            raise Missing(name) from exc
+
+    def delete(self, name: str) -> None:
+        self.path(name).unlink(missing_ok=True)
