@@ -70,7 +70,7 @@ def test_console_script_is_the_flask_group(monkeypatch, tmp_path) -> None:
         monkeypatch.setenv(f"TALLENNE_{name}", path)
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
-    for command in ("demo", "users", "db", "audit", "keys", "run"):
+    for command in ("demo", "users", "db", "audit", "keys", "storage", "run"):
         assert command in result.output
 
 

@@ -258,3 +258,57 @@ def test_rotation_rewraps_every_data_key_and_leaves_the_audio_alone(app, world, 
     assert client.get(f"/calls/{call.id}/audio").data == world.audio[call.id]
     again = runner.invoke(args=["keys", "rotate"])
     assert again.exit_code == 0 and "0 data keys re-wrapped" in again.output
+
+
+def _aged(path: Path, hours: float = 2) -> None:
+    old = path.stat().st_mtime - hours * 3600
+    os.utime(path, (old, old))
+
+
+def test_storage_check_finds_leftovers_and_repairs_what_it_can(app, world, runner) -> None:
+    store = storage()
+    assert runner.invoke(args=["storage", "check"]).exit_code == 0
+
+    orphan = store.files.path("2026/05/orphan.tln")
+    partial = store.files.path("2026/05/cut.tln.part")
+    fresh = store.files.path("2026/05/being-written.tln")
+    for path in (orphan, partial, fresh):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"TLNE leftover")
+    _aged(orphan)
+    _aged(partial)
+    plain_audio = wav_bytes(1.0)
+    plain_call = world.add_call("old", "aino")
+    store.delete(plain_call.recording)
+    store.files.write("2026/05/plain.wav", [plain_audio])
+    plain_call.recording_key, plain_call.recording_sealed_key = "2026/05/plain.wav", None
+    plain_call.recording_bytes = len(plain_audio)
+    plain_call.recording_sha256 = hashlib.sha256(plain_audio).hexdigest()
+    lost = world.add_call("lost", "eero")
+    store.delete(lost.recording)
+    current_app.extensions["sqlalchemy"].session.commit()
+
+    result = runner.invoke(args=["storage", "check"])
+    assert result.exit_code == 1
+    assert f"1 calls whose recording file is missing: {lost.id}" in result.output
+    assert (
+        f"1 recordings stored plain, before encryption (--repair seals them): {plain_call.id}"
+        in (result.output)
+    )
+    assert "1 files that no call names (--repair removes them): 2026/05/orphan.tln" in result.output
+    assert "2026/05/cut.tln.part" in result.output and "being-written" not in result.output
+    assert orphan.exists() and partial.exists()
+
+    repaired = runner.invoke(args=["storage", "check", "--repair"])
+    assert repaired.exit_code == 1  # the lost recording needs a person
+    assert "2 leftover files removed, 1 plain recordings sealed" in repaired.output
+    assert not orphan.exists() and not partial.exists() and fresh.exists()
+    current_app.extensions["sqlalchemy"].session.refresh(plain_call)
+    assert plain_call.recording_key.endswith(".tln") and plain_call.recording_sealed_key
+    assert not store.files.path("2026/05/plain.wav").exists()
+    assert _read(store, plain_call.recording, 0, len(plain_audio)) == plain_audio
+    event = audit_rows(action="storage.check")[-1]
+    assert event.outcome == "failed" and '"repaired_sealed":1' in event.detail
+
+    again = runner.invoke(args=["storage", "check", "--grace-minutes", "0"])
+    assert "being-written" in again.output  # past its grace, it is a leftover too

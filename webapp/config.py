@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     # an audit event is refused) instead of hanging.
     "DATABASE_LOCK_TIMEOUT": 5,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "IMPORT_MAX_BYTES": 256 * 1024 * 1024,  # the largest recording an import takes
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session
     # Active Directory (TALLENNE_AUTH_BACKEND=ldap); see webapp/auth/directory.py and README.
     "LDAP_URLS": None,  # ldaps://dc1.corp.example:636 ldaps://dc2… tried in order

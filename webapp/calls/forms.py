@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import phonenumbers
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, Form, IntegerField, SelectField, StringField
@@ -8,18 +7,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from webapp.models import Purpose
+from webapp.phones import to_e164
 from webapp.purposes import label
-
-
-def to_e164(text: str, region: str = "FI") -> str:
-    """A phone number in any usual format as E.164, or ValueError."""
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError(str(exc)) from exc
-    if not phonenumbers.is_possible_number(number):
-        raise ValueError("not a possible phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 class CallFilterForm(Form):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import getpass
+import hashlib
 import sys
+import time
 
 import click
 from flask.cli import with_appcontext
@@ -15,10 +17,20 @@ from webapp import auditing
 from webapp.errors import describe
 from webapp.extensions import db
 from webapp.models import Call
-from webapp.storage import storage
+from webapp.storage import Recording, storage
+from webapp.storage.directory import PARTIAL
 from webapp.storage.keys import KeyUnavailable
 
 BATCH = 500
+EMPTY_BYTES = 44  # a bare WAV header: what FreePBX, too, takes for a missing recording
+SAYS = {
+    "missing": "calls whose recording file is missing",
+    "wrong_size": "calls whose recording is not of the size stored (damaged or cut short)",
+    "empty": "calls whose recording is empty (44 bytes or fewer)",
+    "plain": "recordings stored plain, before encryption (--repair seals them)",
+    "orphans": "files that no call names (--repair removes them)",
+    "partial": "pieces of writes that were cut off (--repair removes them)",
+}
 
 
 @click.group("keys")
@@ -60,18 +72,7 @@ def rotate_command() -> None:
             db.session.commit()
             bar.update(len(batch))
     detail = {"to": current, "rewrapped": moved, "failed": len(failed), "plain": plain}
-    try:
-        auditing.append_and_commit(
-            "keys.rotate",
-            Outcome.FAILED if failed else Outcome.ALLOWED,
-            actor_name=f"cli:{getpass.getuser()}",
-            object_type="master_key",
-            object_id=current,
-            detail=detail,
-        )
-    except SQLAlchemyError as error:
-        click.echo(f"The audit trail cannot be written ({describe(error)}).", err=True)
-        sys.exit(1)
+    _audit("keys.rotate", detail, not failed, object_type="master_key", object_id=current)
     click.echo(f"{moved} data keys re-wrapped by master key {current!r}.")
     if plain:
         click.echo(f"{plain} recordings were stored before encryption and have no data key.")
@@ -83,3 +84,128 @@ def rotate_command() -> None:
             err=True,
         )
         sys.exit(1)
+
+
+def _audit(action: str, detail: dict, ok: bool, **about: object) -> None:
+    """The command's event, written as the operating-system account that ran it; counts only."""
+    try:
+        auditing.append_and_commit(
+            action,
+            Outcome.ALLOWED if ok else Outcome.FAILED,
+            actor_name=f"cli:{getpass.getuser()}",
+            detail=detail,
+            **about,
+        )
+    except SQLAlchemyError as error:
+        click.echo(f"The audit trail cannot be written ({describe(error)}).", err=True)
+        sys.exit(1)
+
+
+@click.group("storage")
+def storage_group() -> None:
+    """The recordings' storage."""
+
+
+@storage_group.command("check")
+@click.option("--repair", is_flag=True, help="Remove leftovers and seal plain recordings.")
+@click.option(
+    "--grace-minutes",
+    default=60,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Files this new are left alone: an import may still be writing them.",
+)
+@with_appcontext
+def check_command(repair: bool, grace_minutes: int) -> None:
+    """Compare the storage with the calls: files no call names (and pieces of cut-off writes),
+    calls whose file is missing or of the wrong size, empty recordings, and recordings stored
+    plain before encryption. With --repair, remove the leftovers and seal the plain ones.
+    Exit 1 when something is left that needs a person."""
+    store = storage()
+    found = check(store, grace_minutes * 60)
+    repaired = _repair(store, found) if repair else {}
+    for line in _summary(found, repaired):
+        click.echo(line)
+    needs_a_person = found["missing"] or found["wrong_size"] or repaired.get("seal_failed")
+    unrepaired = not repair and (found["orphans"] or found["partial"] or found["plain"])
+    detail = {k: len(v) for k, v in found.items()} | {
+        f"repaired_{k}": n for k, n in repaired.items()
+    }
+    _audit("storage.check", detail, not needs_a_person, object_type="storage")
+    sys.exit(1 if needs_a_person or unrepaired else 0)
+
+
+def check(store, grace_s: float) -> dict[str, list]:
+    """What the storage holds against what the calls say: a list for each kind of finding
+    (call ids, or the names of files no call names)."""
+    files = {name: mtime for name, _size, mtime in store.files.walk()}
+    found: dict[str, list] = {
+        k: [] for k in ("orphans", "partial", "missing", "wrong_size", "empty", "plain")
+    }
+    named = set()
+    total = db.session.scalar(select(func.count(Call.id)))
+    calls = db.session.execute(
+        select(Call.id, Call.recording_key, Call.recording_sealed_key, Call.recording_bytes)
+        .order_by(Call.id)
+        .execution_options(yield_per=1000)
+    )
+    with click.progressbar(
+        calls, length=total, label="Checking recordings", file=sys.stderr
+    ) as bar:
+        for call_id, key, sealed_key, size in bar:
+            named.add(key)
+            if key not in files:
+                found["missing"].append(call_id)
+                continue
+            if size <= EMPTY_BYTES:
+                found["empty"].append(call_id)
+            if sealed_key is None:
+                found["plain"].append(call_id)
+            if store.size(Recording(key, sealed_key, None)) != size:
+                found["wrong_size"].append(call_id)
+    recent = time.time() - grace_s
+    for name, mtime in files.items():
+        if name not in named and mtime < recent:
+            found["partial" if name.endswith(PARTIAL) else "orphans"].append(name)
+    return found
+
+
+def _repair(store, found: dict[str, list]) -> dict[str, int]:
+    """Remove the leftovers (no data key exists for a sealed orphan: it opens for no one), and
+    seal each plain recording: the sealed file first, then the call, then the plain file goes.
+    Cut off anywhere, what is left is a leftover that the next run removes."""
+    for name in found["partial"] + found["orphans"]:
+        store.files.delete(name)
+    sealed, failed = 0, 0
+    for call_id in found["plain"]:
+        call = db.session.get(Call, call_id)
+        plain = call.recording
+        data = b"".join(store.read_range(plain, 0, call.recording_bytes))
+        if hashlib.sha256(data).hexdigest() != call.recording_sha256:
+            failed += 1  # not what was stored: left as it is, for a person to look at
+            continue
+        call.keep(store.put(data, call.started_at))
+        db.session.commit()
+        store.delete(plain)
+        sealed += 1
+    removed = len(found["partial"]) + len(found["orphans"])
+    return {"removed": removed, "sealed": sealed, "seal_failed": failed}
+
+
+def _summary(found: dict[str, list], repaired: dict[str, int]) -> list[str]:
+    def some(ids: list) -> str:
+        shown = ", ".join(str(i) for i in ids[:10])
+        return f"{shown}{' …' if len(ids) > 10 else ''}"
+
+    lines = []
+    for kind, says in SAYS.items():
+        if found[kind]:
+            lines.append(f"{len(found[kind])} {says}: {some(found[kind])}")
+    if repaired:
+        lines.append(
+            f"Repaired: {repaired['removed']} leftover files removed, {repaired['sealed']} plain "
+            f"recordings sealed"
+            + (f", {repaired['seal_failed']} could not be" if repaired["seal_failed"] else "")
+            + "."
+        )
+    return lines or ["The storage and the calls agree."]

@@ -5,9 +5,11 @@ to it."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+PARTIAL = ".part"  # a file being written; left behind only by a write that was cut off
 
 
 class Missing(Exception):
@@ -28,7 +30,7 @@ class Directory:
         """Write the parts aside, make them durable, then put them in place; their length."""
         path = self.path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        aside = path.with_name(path.name + ".part")
+        aside = path.with_name(path.name + PARTIAL)
         written = 0
         try:
             with open(aside, "wb") as f:
@@ -56,3 +58,12 @@ class Directory:
 
     def delete(self, name: str) -> None:
         self.path(name).unlink(missing_ok=True)
+
+    def walk(self) -> Iterator[tuple[str, int, float]]:
+        """Every file under the root: its name, size and modification time."""
+        if not self.root.is_dir():
+            return
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file():
+                info = path.stat()
+                yield path.relative_to(self.root).as_posix(), info.st_size, info.st_mtime
