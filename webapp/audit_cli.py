@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 import uuid
@@ -13,32 +12,17 @@ from zoneinfo import ZoneInfo
 import click
 from flask import current_app, g
 from flask.cli import with_appcontext
-from sqlalchemy.exc import SQLAlchemyError
 
 import audit
-from audit import Outcome, checkpoints
+from audit import checkpoints
 from audit import export as trail_export
 from webapp import auditing
-from webapp.errors import describe
 from webapp.extensions import db
 
 
 @click.group("audit")
 def audit_group() -> None:
     """The access audit trail: verify, checkpoint, export."""
-
-
-def _operator() -> str:
-    # The command line has no signed-in user: the operating-system account acts.
-    return f"cli:{getpass.getuser()}"
-
-
-def _audited(action: str, **about: object) -> audit.Link:
-    try:
-        return auditing.append_and_commit(action, Outcome.ALLOWED, actor_name=_operator(), **about)
-    except SQLAlchemyError as error:
-        click.echo(f"The audit trail cannot be written ({describe(error)}).", err=True)
-        sys.exit(1)
 
 
 @audit_group.command("verify")
@@ -81,7 +65,7 @@ def verify_command() -> None:
 @with_appcontext
 def checkpoint_command() -> None:
     """Write a signed checkpoint of the chain now (to TALLENNE_AUDIT_CHECKPOINT_FILE)."""
-    link = _audited("audit.checkpoint")
+    link = auditing.for_command("audit.checkpoint")
     path = current_app.config["AUDIT_CHECKPOINT_FILE"]
     if auditing.write_checkpoint(link) is None:
         click.echo(f"Could not write the checkpoint to {path}.", err=True)
@@ -109,7 +93,7 @@ def export_command(since: datetime, until: datetime, form: str, output: Path | N
     start, stop = trail_export.day_bounds(since.date(), until.date(), zone)
     about = {"since": f"{since:%Y-%m-%d}", "until": f"{until:%Y-%m-%d}", "format": form}
     g.request_id = uuid.uuid4().hex  # ties the completed event to this export's start
-    _audited("audit.export", object_type="audit_trail", detail=about)
+    auditing.for_command("audit.export", object_type="audit_trail", detail=about)
     aside = output.with_name(f".{output.name}.partial") if output else None
     with db.engine.connect() as conn:
         result = conn.execution_options(yield_per=10_000).execute(trail_export.between(start, stop))
@@ -123,5 +107,7 @@ def export_command(since: datetime, until: datetime, form: str, output: Path | N
                 aside.unlink(missing_ok=True)  # no half an export left lying about
                 raise
             os.replace(aside, output)
-    _audited("audit.export.completed", object_type="audit_trail", detail={**about, "rows": rows})
+    auditing.for_command(
+        "audit.export.completed", object_type="audit_trail", detail={**about, "rows": rows}
+    )
     click.echo(f"Exported {rows} events.", err=True)

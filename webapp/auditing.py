@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
+import sys
 from collections.abc import Callable
 from logging.handlers import SysLogHandler
 from typing import Any
 
+import click
 from flask import abort, current_app, g, has_app_context, has_request_context, request
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
@@ -53,6 +56,17 @@ def write(
         log.error("audit write failed (%s); the request was refused", describe(error))
         abort(503)
     return link.seq
+
+
+def for_command(action: str, outcome: Outcome = Outcome.ALLOWED, **about: Any) -> Link:
+    """An event written by a ``tallenne`` command: the command line has no signed-in user, so
+    the operating-system account acts. If the trail cannot be written, the command stops with
+    exit status 1 (the trail is not optional there either)."""
+    try:
+        return append_and_commit(action, outcome, actor_name=f"cli:{getpass.getuser()}", **about)
+    except SQLAlchemyError as error:
+        click.echo(f"The audit trail cannot be written ({describe(error)}).", err=True)
+        sys.exit(1)
 
 
 def completion(action: str, **about: Any) -> Callable[[dict[str, Any]], None]:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from webapp.audit_cli import audit_group
 from webapp.extensions import db
-from webapp.importers.cli import import_group
+from webapp.importers.cli import agents_group, import_group
 from webapp.models import Role, User
 from webapp.storage.cli import keys_group, storage_group
 
@@ -128,7 +128,15 @@ def sync_users() -> None:
     )
 
 
-COMMANDS = (demo_command, users_group, audit_group, keys_group, storage_group, import_group)
+COMMANDS = (
+    demo_command,
+    users_group,
+    audit_group,
+    keys_group,
+    storage_group,
+    import_group,
+    agents_group,
+)
 
 # On the group itself, so that `tallenne --help` lists them even before the app can start
 # (say, with TALLENNE_SECRET_KEY still unset); on app.cli for `flask --app wsgi …`.

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -268,6 +269,23 @@ class Call(db.Model):
         Index("ix_call_customer_id_started_at", "customer_id", "started_at"),
         Index("ix_call_recording_key_id", "recording_key_id"),  # for `tallenne keys rotate`
     )
+
+
+class AgentExtension(db.Model):
+    """Which agent answered at an extension, from when until when (an extension passed on to
+    someone else never shows their calls to the wrong person)."""
+
+    __tablename__ = "agent_extension"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    extension: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)  # the last day; None: still valid
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (Index("ix_agent_extension_extension_valid_from", "extension", "valid_from"),)
 
 
 class AccessGrant(db.Model):

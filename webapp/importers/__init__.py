@@ -12,7 +12,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.importers import manifest, wav
+from webapp.importers import wav
+from webapp.importers.entry import Entry, Rejected
 from webapp.models import Call, CustomerPhone, Service, User
 from webapp.storage import storage
 
@@ -27,29 +28,35 @@ class Summary:
     audio_bytes: int = 0
 
 
-def import_rows(
-    rows: list[manifest.Row],
-    folder: Path,
+def lookups() -> tuple[dict[str, int], dict[str, int]]:
+    """Services by code and users by username."""
+    services = dict(db.session.execute(select(Service.code, Service.id)).tuples().all())
+    users = dict(db.session.execute(select(User.username, User.id)).tuples().all())
+    return services, users
+
+
+def import_entries(
+    items: Iterable[tuple[int, Callable[[], Entry]]],
     *,
     limit: int,
     dry_run: bool = False,
     progress: Callable[[int], None] = lambda n: None,
 ) -> Summary:
+    """Each item is where it came from (a line) and how to check it into an Entry; a Rejected
+    or a bad recording is counted with its reason, and the rest are sealed and written."""
     summary = Summary()
-    services = dict(db.session.execute(select(Service.code, Service.id)).tuples().all())
-    users = dict(db.session.execute(select(User.username, User.id)).tuples().all())
-    seen = _already_there(str(r.values.get("id", "")).strip() for r in rows)
+    seen: set[str] = set()
     pending = 0
-    for row in rows:
+    for line, entry_of in items:
         progress(1)
         try:
-            entry = manifest.check(row, services, users, folder)
-            if entry.external_id in seen:
+            entry = entry_of()
+            if entry.external_id in seen or _already_there(entry.external_id):
                 summary.skipped += 1
                 continue
             audio = wav.read(_recording(entry.recording, limit), limit)
-        except (manifest.Rejected, wav.BadRecording) as error:
-            summary.rejected.append((row.line, str(error)))
+        except (Rejected, wav.BadRecording) as error:
+            summary.rejected.append((line, str(error)))
             continue
         seen.add(entry.external_id)
         summary.imported += 1
@@ -83,18 +90,11 @@ def _recording(path: Path, limit: int) -> bytes:
             raise wav.BadRecording(f"larger than the limit of {limit:,} bytes")
         return path.read_bytes()
     except OSError as error:
-        raise manifest.Rejected(f"recording: cannot be read ({error.strerror})") from error
+        raise Rejected(f"recording: cannot be read ({error.strerror})") from error
 
 
-def _already_there(ids: Iterable[str]) -> set[str]:
-    wanted = sorted({i for i in ids if i})
-    found: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        found |= set(
-            db.session.scalars(select(Call.external_id).where(Call.external_id.in_(chunk)))
-        )
-    return found
+def _already_there(external_id: str) -> bool:
+    return db.session.scalar(select(Call.id).where(Call.external_id == external_id)) is not None
 
 
 def _customer_of(phone: str | None) -> int | None:

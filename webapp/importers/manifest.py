@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from webapp.importers.entry import Entry, Rejected
 from webapp.phones import to_e164
 
 REQUIRED = ("id", "started_at", "service", "direction", "recording")
@@ -29,28 +30,10 @@ class ManifestError(ValueError):
     """The file as a whole cannot be read: nothing of it is imported."""
 
 
-class Rejected(ValueError):
-    """One row cannot be imported; the reason names the column and what is wrong."""
-
-
 @dataclass(frozen=True)
 class Row:
     line: int
     values: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A row checked against the register: everything a call needs but its audio."""
-
-    external_id: str
-    started_at: datetime
-    service_id: int
-    direction: str
-    agent_id: int | None
-    phone_e164: str | None
-    secret: bool
-    recording: Path
 
 
 def read(path: Path) -> list[Row]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import sys
 import time
@@ -10,11 +9,9 @@ import time
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from audit import Outcome
 from webapp import auditing
-from webapp.errors import describe
 from webapp.extensions import db
 from webapp.models import Call
 from webapp.storage import Recording, storage
@@ -72,7 +69,10 @@ def rotate_command() -> None:
             db.session.commit()
             bar.update(len(batch))
     detail = {"to": current, "rewrapped": moved, "failed": len(failed), "plain": plain}
-    _audit("keys.rotate", detail, not failed, object_type="master_key", object_id=current)
+    outcome = Outcome.FAILED if failed else Outcome.ALLOWED
+    auditing.for_command(
+        "keys.rotate", outcome, object_type="master_key", object_id=current, detail=detail
+    )
     click.echo(f"{moved} data keys re-wrapped by master key {current!r}.")
     if plain:
         click.echo(f"{plain} recordings were stored before encryption and have no data key.")
@@ -83,21 +83,6 @@ def rotate_command() -> None:
             f"file, or they were tampered with): calls {shown}{' …' if len(failed) > 10 else ''}.",
             err=True,
         )
-        sys.exit(1)
-
-
-def _audit(action: str, detail: dict, ok: bool, **about: object) -> None:
-    """The command's event, written as the operating-system account that ran it; counts only."""
-    try:
-        auditing.append_and_commit(
-            action,
-            Outcome.ALLOWED if ok else Outcome.FAILED,
-            actor_name=f"cli:{getpass.getuser()}",
-            detail=detail,
-            **about,
-        )
-    except SQLAlchemyError as error:
-        click.echo(f"The audit trail cannot be written ({describe(error)}).", err=True)
         sys.exit(1)
 
 
@@ -131,7 +116,8 @@ def check_command(repair: bool, grace_minutes: int) -> None:
     detail = {k: len(v) for k, v in found.items()} | {
         f"repaired_{k}": n for k, n in repaired.items()
     }
-    _audit("storage.check", detail, not needs_a_person, object_type="storage")
+    outcome = Outcome.FAILED if needs_a_person else Outcome.ALLOWED
+    auditing.for_command("storage.check", outcome, object_type="storage", detail=detail)
     sys.exit(1 if needs_a_person or unrepaired else 0)
 
 

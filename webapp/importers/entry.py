@@ -1,0 +1,23 @@
+"""What every importer makes of a phone system's record of a call, before its audio is read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+
+class Rejected(ValueError):
+    """One call cannot be imported; the reason names what is wrong, without personal data."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    external_id: str
+    started_at: datetime  # UTC
+    service_id: int
+    direction: str
+    agent_id: int | None
+    phone_e164: str | None
+    secret: bool
+    recording: Path
