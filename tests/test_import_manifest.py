@@ -6,14 +6,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import struct
+import subprocess
 import wave
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from tests.support import audit_rows, wav_bytes
+from tests.support import audit_rows, require, wav_bytes
 from webapp.extensions import db
 from webapp.importers import wav
 from webapp.models import Call
@@ -58,7 +60,7 @@ BAD_WAVS = {
     "header-only.wav": (_riff(_fmt(), _data(b"")), "empty"),
     "no-channels.wav": (_riff(_fmt(channels=0), _data(AUDIO)), "broken WAV"),
     "rate-zero.wav": (_riff(_fmt(rate=0), _data(AUDIO)), "sample rate of 0 Hz"),
-    "gsm.wav": (_riff(_fmt(tag=0x31), _data(AUDIO)), "GSM 6.10"),
+    "broken-gsm.wav": (_riff(_fmt(tag=0x31), _data(AUDIO)), "GSM 6.10 audio that SoX could not"),
     "float.wav": (_riff(_fmt(tag=3, bits=32), _data(AUDIO)), "floating point"),
     "no-data.wav": (
         _riff(_fmt(), b"LIST" + struct.pack("<I", 4) + b"INFO" + bytes(200)),
@@ -259,3 +261,21 @@ def test_the_wav_reader_names_what_is_wrong(name: str) -> None:
     data, reason = BAD_WAVS[name]
     with pytest.raises(wav.BadRecording, match=reason):
         wav.read(data, limit=10**7)
+
+
+def test_gsm_from_asterisk_is_decoded_into_pcm(runner, world, folder, tmp_path) -> None:
+    """Asterisk's wav49, made by SoX from a PCM recording: imported as 16-bit PCM that plays."""
+    require(shutil.which("sox") is not None, "sox is not installed (Debian sox)")
+    source = tmp_path / "pcm.wav"
+    source.write_bytes(wav_bytes(2.0))
+    subprocess.run(["sox", str(source), "-e", "gsm-full-rate", str(folder / "gsm.wav")], check=True)
+    assert (folder / "gsm.wav").read_bytes()[20:22] == b"\x31\x00"  # the format tag: GSM
+    row = "g1,2026-11-30T09:15:00+02:00,600,in,aino,,,gsm.wav"
+    result = runner.invoke(args=["import", "manifest", str(_csv(folder, [row]))])
+    assert result.exit_code == 0, result.output
+    call = _imported("g1")
+    audio = b"".join(storage().read_range(call.recording, 0, call.recording_bytes))
+    with wave.open(io.BytesIO(audio)) as w:
+        assert (w.getsampwidth(), w.getframerate(), w.getnchannels()) == (2, 8000, 1)
+        assert abs(w.getnframes() - 16000) <= 160  # GSM frames are 160 samples
+    assert call.duration_s == 2
