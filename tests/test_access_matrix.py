@@ -68,13 +68,17 @@ def test_every_route_that_names_a_call_has_a_rule(app: Flask) -> None:
     assert names == set(EXPECTED), f"routes without a rule: {names - set(EXPECTED)}"
 
 
-def test_every_other_route_needs_a_login(app: Flask, world) -> None:
+def test_every_other_route_needs_a_login_or_a_token(app: Flask, world) -> None:
     client = app.test_client()
     for rule in app.url_map.iter_rules():
         if rule.endpoint in PUBLIC or rule.arguments:
             continue
         method = "GET" if "GET" in rule.methods else "POST"
         response = client.open(rule.rule, method=method)
+        if rule.rule.startswith("/api/"):  # integrations: a bearer token, never a login
+            assert response.status_code == 401, rule.rule
+            assert response.headers["WWW-Authenticate"].startswith("Bearer"), rule.rule
+            continue
         assert response.status_code == 302, rule.rule
         assert response.headers["Location"].startswith("/login"), rule.rule
 

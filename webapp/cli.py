@@ -9,6 +9,7 @@ from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
+from webapp.api.cli import tokens_group
 from webapp.audit_cli import audit_group
 from webapp.extensions import db
 from webapp.importers.cli import agents_group, import_group
@@ -136,6 +137,7 @@ COMMANDS = (
     storage_group,
     import_group,
     agents_group,
+    tokens_group,
 )
 
 # On the group itself, so that `tallenne --help` lists them even before the app can start

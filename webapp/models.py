@@ -288,6 +288,23 @@ class AgentExtension(db.Model):
     __table_args__ = (Index("ix_agent_extension_extension_valid_from", "extension", "valid_from"),)
 
 
+class ApiToken(db.Model):
+    """A bearer token of one integration, with one scope; only its SHA-256 is kept."""
+
+    __tablename__ = "api_token"
+
+    INGEST = "ingest"
+    CONTACT = "contact"
+    SCOPES = (INGEST, CONTACT)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class AccessGrant(db.Model):
     """A purpose stated in one login session for one call that is not the user's own."""
 

@@ -51,7 +51,7 @@ def import_entries(
         progress(1)
         try:
             entry = entry_of()
-            if entry.external_id in seen or _already_there(entry.external_id):
+            if entry.external_id in seen or already_there(entry.external_id):
                 summary.skipped += 1
                 continue
             audio = wav.read(_recording(entry.recording, limit), limit)
@@ -63,25 +63,37 @@ def import_entries(
         summary.audio_bytes += len(audio.wav)
         if dry_run:
             continue
-        call = Call(
-            external_id=entry.external_id,
-            started_at=entry.started_at,
-            duration_s=round(audio.seconds),
-            direction=entry.direction,
-            service_id=entry.service_id,
-            agent_id=entry.agent_id,
-            phone_e164=entry.phone_e164,
-            phone_secret=entry.secret,
-            customer_id=_customer_of(entry.phone_e164),
-        )
-        call.keep(storage().put(audio.wav, entry.started_at))
-        db.session.add(call)
+        store_call(entry, audio)
         pending += 1
         if pending == BATCH:
             db.session.commit()
             pending = 0
     db.session.commit()
     return summary
+
+
+def store_call(entry: Entry, audio: wav.Audio) -> Call:
+    """The call with its recording sealed in storage, added to the session (the caller
+    commits: until then the sealed file opens for no one, since its data key is not stored)."""
+    call = Call(
+        external_id=entry.external_id,
+        started_at=entry.started_at,
+        duration_s=round(audio.seconds),
+        direction=entry.direction,
+        service_id=entry.service_id,
+        agent_id=entry.agent_id,
+        phone_e164=entry.phone_e164,
+        phone_secret=entry.secret,
+        customer_id=_customer_of(entry.phone_e164),
+    )
+    call.keep(storage().put(audio.wav, entry.started_at))
+    db.session.add(call)
+    return call
+
+
+def already_there(external_id: str) -> int | None:
+    """The id of the call imported with this external id, if there is one."""
+    return db.session.scalar(select(Call.id).where(Call.external_id == external_id))
 
 
 def _recording(path: Path, limit: int) -> bytes:
@@ -91,10 +103,6 @@ def _recording(path: Path, limit: int) -> bytes:
         return path.read_bytes()
     except OSError as error:
         raise Rejected(f"recording: cannot be read ({error.strerror})") from error
-
-
-def _already_there(external_id: str) -> bool:
-    return db.session.scalar(select(Call.id).where(Call.external_id == external_id)) is not None
 
 
 def _customer_of(phone: str | None) -> int | None:

@@ -98,15 +98,22 @@ def _csv(text: str) -> list[Row]:
 
 def check(row: Row, services: dict[str, int], users: dict[str, int], folder: Path) -> Entry:
     """The row as an Entry, or Rejected naming what is wrong with it."""
-    values = row.values
-    if "_error" in values:
-        raise Rejected(values["_error"])
+    if "_error" in row.values:
+        raise Rejected(row.values["_error"])
+    text = describe(row.values, services, users)
+    if not text.get("recording"):
+        raise Rejected("recording: missing")
+    return entry(text, services, users, _inside(folder, text["recording"]))
+
+
+def describe(values: dict[str, Any], services: dict[str, int], users: dict[str, int]) -> dict:
+    """The fields of a call as checked text (all but its recording), or Rejected."""
     unknown = sorted(set(values) - set(COLUMNS))
     if unknown:
         raise Rejected(f"unknown field {unknown[0]!r}")
     text = {k: _text(k, v) for k, v in values.items()}
     for column in REQUIRED:
-        if not text.get(column):
+        if column != "recording" and not text.get(column):
             raise Rejected(f"{column}: missing")
     if any("\x00" in v for v in text.values()):
         raise Rejected("a field holds a NUL character")
@@ -130,21 +137,28 @@ def check(row: Row, services: dict[str, int], users: dict[str, int], folder: Pat
     secret = text.get("secret", "").lower()
     if secret not in _TRUE | _FALSE:
         raise Rejected("secret: must be true or false")
-    phone = None
     if secret not in _TRUE and text.get("phone"):
         try:
-            phone = to_e164(text["phone"])
+            text["phone"] = to_e164(text["phone"])
         except ValueError as error:
             raise Rejected("phone: not a phone number") from error
+    text["started_at"] = started.astimezone(UTC)
+    text["secret"] = secret in _TRUE
+    return text
+
+
+def entry(text: dict, services: dict[str, int], users: dict[str, int], recording) -> Entry:
+    agent = text.get("agent") or None
     return Entry(
         external_id=text["id"],
-        started_at=started.astimezone(UTC),
+        started_at=text["started_at"],
         service_id=services[text["service"]],
         direction=text["direction"],
         agent_id=users[agent] if agent else None,
-        phone_e164=phone,  # a secret number's digits are never kept
-        secret=secret in _TRUE,
-        recording=_inside(folder, text["recording"]),
+        # A secret number's digits are never kept.
+        phone_e164=None if text["secret"] else (text.get("phone") or None),
+        secret=text["secret"],
+        recording=recording,
     )
 
 

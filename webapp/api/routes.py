@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import json
+
+from flask import current_app, g, jsonify, request, url_for
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from audit import Outcome
+from webapp import auditing
+from webapp.api import bp, tokens
+from webapp.extensions import csrf, db
+from webapp.importers import already_there, lookups, manifest, store_call, wav
+from webapp.importers.entry import Rejected
+from webapp.models import ApiToken
+
+csrf.exempt(bp)
+
+
+def _answer(status: int, **body):
+    response = jsonify(**body)
+    response.status_code = status
+    return response
+
+
+@bp.post("/recordings")
+@tokens.required(ApiToken.INGEST)
+def post_recording():
+    """One call: multipart with ``metadata`` (JSON: the fields of a manifest row but
+    ``recording``) and ``recording`` (the WAV). 201 with the call's id; 409 when that id is
+    already there; 400 naming what is wrong; 413 when it is too large."""
+    limit = current_app.config["IMPORT_MAX_BYTES"]
+    request.max_content_length = limit + 64 * 1024
+    try:
+        upload = request.files.get("recording")
+        text = request.form.get("metadata")
+    except RequestEntityTooLarge:
+        return _rejected(413, f"larger than the limit of {limit:,} bytes")
+    if upload is None or text is None:
+        return _rejected(400, "send multipart fields 'metadata' (JSON) and 'recording' (WAV)")
+    try:
+        values = json.loads(text)
+        if not isinstance(values, dict) or "recording" in values:
+            raise Rejected("metadata: a JSON object of a call's fields, without 'recording'")
+        services, users = lookups()
+        fields = manifest.describe(values, services, users)
+        entry = manifest.entry(fields, services, users, recording=None)
+        existing = already_there(entry.external_id)
+        if existing is not None:
+            return _answer(409, error="a call with this id is already there", call=existing)
+        data = upload.read(limit + 1)
+        if len(data) > limit:
+            return _rejected(413, f"larger than the limit of {limit:,} bytes")
+        audio = wav.read(data, limit)
+    except json.JSONDecodeError:
+        return _rejected(400, "metadata: not JSON")
+    except (Rejected, wav.BadRecording) as error:
+        return _rejected(400, str(error))
+    call = store_call(entry, audio)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same id, sent twice at once: the other one won
+        db.session.rollback()
+        return _answer(409, error="a call with this id is already there")
+    auditing.write(
+        "api.recording",
+        Outcome.ALLOWED,
+        actor_name=g.token_name,
+        object_type="call",
+        object_id=str(call.id),
+        detail={"bytes": len(audio.wav)},
+    )
+    response = _answer(201, call=call.id, seconds=round(audio.seconds, 3))
+    response.headers["Location"] = url_for("calls.detail", call_id=call.id)
+    return response
+
+
+def _rejected(status: int, reason: str):
+    auditing.write(
+        "api.recording", Outcome.FAILED, actor_name=g.token_name, detail={"reason": reason[:200]}
+    )
+    return _answer(status, error=reason)
