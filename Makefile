@@ -51,6 +51,8 @@ bench: install
 	$(BIN)/python -m bench.calls_list
 	$(BIN)/python -m bench.audit_chain
 	$(BIN)/python -m bench.storage
+	$(BIN)/python -m bench.streaming
+	$(BIN)/python -m bench.imports
 
 clean:
 	rm -rf $(VENV) $(MO) .pytest_cache

@@ -50,7 +50,12 @@ EXPECTED = {
 }
 
 # Pages that name no call but are one role's alone: that role gets 200, every other 403.
-ONE_ROLE = {"trail.index": "dpo", "trail.attention": "dpo", "trail.export": "dpo"}
+ONE_ROLE = {
+    "trail.index": "dpo",
+    "trail.attention": "dpo",
+    "trail.export": "dpo",
+    "admin.index": "admin",
+}
 
 # Routes that answer without a login; every other route sends an anonymous visitor to /login.
 PUBLIC = {"static", "health.healthz", "auth.login", "auth.set_language"}
@@ -83,9 +88,13 @@ def test_every_other_route_needs_a_login_or_a_token(app: Flask, world) -> None:
         assert response.headers["Location"].startswith("/login"), rule.rule
 
 
-def test_every_audit_page_has_a_rule(app: Flask) -> None:
-    names = {rule.endpoint for rule in app.url_map.iter_rules() if rule.rule.startswith("/audit")}
-    assert names == set(ONE_ROLE), f"audit pages without a rule: {names - set(ONE_ROLE)}"
+def test_every_audit_and_admin_page_has_a_rule(app: Flask) -> None:
+    names = {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith(("/audit", "/admin"))
+    }
+    assert names == set(ONE_ROLE), f"pages without a rule: {names - set(ONE_ROLE)}"
 
 
 @pytest.mark.parametrize("role", sorted(USER_OF_ROLE))
@@ -101,7 +110,8 @@ def test_one_role_pages(app: Flask, world, login_as, endpoint: str, role: str) -
     else:
         assert response.status_code == 403
         denied = audit_rows(outcome="denied")
-        assert [(d.actor_name, d.object_type) for d in denied] == [(username, "audit_trail")]
+        refused = "configuration" if endpoint.startswith("admin.") else "audit_trail"
+        assert [(d.actor_name, d.object_type) for d in denied] == [(username, refused)]
 
 
 @pytest.mark.parametrize("role", sorted(USER_OF_ROLE))

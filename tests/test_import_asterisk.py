@@ -303,3 +303,13 @@ def test_a_bad_agent_mapping_changes_nothing(runner, world, tmp_path, line, says
     result = runner.invoke(args=["agents", "load", str(tmp_path / "bad.csv")])
     assert result.exit_code == 1 and says in result.output and "not changed" in result.output
     assert db.session.scalar(sa.select(sa.func.count(AgentExtension.id))) == 3
+
+
+def test_administrators_see_the_mapping_and_the_tokens(runner, world, tmp_path, login_as) -> None:
+    (tmp_path / "agents.csv").write_text(AGENTS)
+    runner.invoke(args=["agents", "load", str(tmp_path / "agents.csv")])
+    token = runner.invoke(args=["tokens", "create", "pbx", "--scope", "ingest"]).stdout.split()[0]
+    page = login_as("pekka").get("/admin/", headers={"Accept-Language": "en"}).text
+    rows = page.split("<tbody>")[1].split("</tbody>")[0]
+    assert rows.count("<tr>") == 3 and "Eero (eero)" in rows and "still valid" in rows
+    assert "pbx" in page and "ingest" in page and token not in page

@@ -112,6 +112,7 @@ def test_a_manifest_imports_sealed_calls_once(runner, world, folder) -> None:
     result = runner.invoke(args=["import", "manifest", str(path)])
     assert result.exit_code == 0, result.output
     assert "Imported 3 calls" in result.output and "rejected 0" in result.output
+    assert "Storage: 0 orphan files, 0 calls without a file, 0 empty recordings." in result.output
 
     first, second, third = (_imported(f"1701.{n}") for n in (1, 2, 3))
     assert first.agent.username == "aino" and first.direction == "in"

@@ -312,3 +312,25 @@ def test_storage_check_finds_leftovers_and_repairs_what_it_can(app, world, runne
 
     again = runner.invoke(args=["storage", "check", "--grace-minutes", "0"])
     assert "being-written" in again.output  # past its grace, it is a leftover too
+
+
+@pytest.mark.parametrize("name", ["../outside.tln", "2026/../../outside.tln", "/etc/passwd"])
+def test_a_key_cannot_reach_outside_the_storage(store, name: str) -> None:
+    with pytest.raises(ValueError, match="escapes"):
+        store.files.path(name)
+    assert store.files.path("2026/05/a.tln") == store.files.root.absolute() / "2026/05/a.tln"
+
+
+def test_storage_check_audio_decrypts_and_hashes_every_recording(world, runner) -> None:
+    call = world.calls["eero"]
+    path = storage().files.path(call.recording_key)
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 1  # the size stays: only decrypting tells
+    path.write_bytes(data)
+    assert runner.invoke(args=["storage", "check"]).exit_code == 0
+    result = runner.invoke(args=["storage", "check", "--audio"])
+    assert result.exit_code == 1
+    assert (
+        f"calls whose audio is not what was stored (decrypted and hashed: damaged): {call.id}"
+        in (result.output)
+    )

@@ -45,13 +45,14 @@ def register_request_context(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from webapp import api, auth, calls, health, trail
+    from webapp import admin, api, auth, calls, health, trail
 
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(calls.bp)
     app.register_blueprint(trail.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -45,12 +45,17 @@ def visible_call_or_404(user: User, call_id: int, action: str) -> Call:
     return call
 
 
-def require_trail_reader(user: User, action: str) -> None:
-    """Only the data-protection officer reads the audit trail; anyone else's attempt is
-    refused (403: the pages exist, and that is no secret) and audited as denied."""
-    if not user.has_role(Role.DPO):
-        auditing.write(action, Outcome.DENIED, object_type="audit_trail")
+def require_role(user: User, role: Role, action: str, object_type: str) -> None:
+    """A page that is one role's alone: anyone else's attempt is refused (403: the pages
+    exist, and that is no secret) and audited as denied."""
+    if not user.has_role(role):
+        auditing.write(action, Outcome.DENIED, object_type=object_type)
         abort(403)
+
+
+def require_trail_reader(user: User, action: str) -> None:
+    """Only the data-protection officer reads the audit trail."""
+    require_role(user, Role.DPO, action, "audit_trail")
 
 
 def purposes_for(user: User, call: Call) -> list[Purpose]:

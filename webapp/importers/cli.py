@@ -16,6 +16,8 @@ from audit import Outcome
 from webapp import auditing
 from webapp.errors import describe
 from webapp.importers import agents, asterisk, import_entries, lookups, manifest
+from webapp.storage import storage
+from webapp.storage.cli import check as storage_check
 
 
 @click.group("import")
@@ -106,6 +108,13 @@ def _run(action: str, items: list, dry_run: bool, extra: dict | None = None) -> 
     for line, reason in summary.rejected:  # every one: each is a row to fix
         click.echo(f"  line {line}: {reason}", err=True)
     if not dry_run:
+        # What earlier runs cut off may have left, and what no importer could have fixed.
+        found = storage_check(storage(), grace_s=3600)
+        click.echo(
+            f"Storage: {len(found['orphans']) + len(found['partial'])} orphan files, "
+            f"{len(found['missing'])} calls without a file, {len(found['empty'])} empty "
+            "recordings" + (" (see tallenne storage check)." if any(found.values()) else ".")
+        )
         detail = {
             **(extra or {}),
             "imported": summary.imported,

@@ -14,7 +14,7 @@ from audit import Outcome
 from webapp import auditing
 from webapp.extensions import db
 from webapp.models import Call
-from webapp.storage import Recording, storage
+from webapp.storage import Recording, RecordingDamaged, storage
 from webapp.storage.directory import PARTIAL
 from webapp.storage.keys import KeyUnavailable
 
@@ -24,6 +24,7 @@ SAYS = {
     "missing": "calls whose recording file is missing",
     "wrong_size": "calls whose recording is not of the size stored (damaged or cut short)",
     "empty": "calls whose recording is empty (44 bytes or fewer)",
+    "wrong_audio": "calls whose audio is not what was stored (decrypted and hashed: damaged)",
     "plain": "recordings stored plain, before encryption (--repair seals them)",
     "orphans": "files that no call names (--repair removes them)",
     "partial": "pieces of writes that were cut off (--repair removes them)",
@@ -94,6 +95,9 @@ def storage_group() -> None:
 @storage_group.command("check")
 @click.option("--repair", is_flag=True, help="Remove leftovers and seal plain recordings.")
 @click.option(
+    "--audio", is_flag=True, help="Also decrypt every recording and check its SHA-256 (slow)."
+)
+@click.option(
     "--grace-minutes",
     default=60,
     show_default=True,
@@ -101,17 +105,22 @@ def storage_group() -> None:
     help="Files this new are left alone: an import may still be writing them.",
 )
 @with_appcontext
-def check_command(repair: bool, grace_minutes: int) -> None:
+def check_command(repair: bool, audio: bool, grace_minutes: int) -> None:
     """Compare the storage with the calls: files no call names (and pieces of cut-off writes),
     calls whose file is missing or of the wrong size, empty recordings, and recordings stored
     plain before encryption. With --repair, remove the leftovers and seal the plain ones.
     Exit 1 when something is left that needs a person."""
     store = storage()
-    found = check(store, grace_minutes * 60)
+    found = check(store, grace_minutes * 60, audio=audio)
     repaired = _repair(store, found) if repair else {}
     for line in _summary(found, repaired):
         click.echo(line)
-    needs_a_person = found["missing"] or found["wrong_size"] or repaired.get("seal_failed")
+    needs_a_person = (
+        found["missing"]
+        or found["wrong_size"]
+        or found["wrong_audio"]
+        or repaired.get("seal_failed")
+    )
     unrepaired = not repair and (found["orphans"] or found["partial"] or found["plain"])
     detail = {k: len(v) for k, v in found.items()} | {
         f"repaired_{k}": n for k, n in repaired.items()
@@ -121,24 +130,32 @@ def check_command(repair: bool, grace_minutes: int) -> None:
     sys.exit(1 if needs_a_person or unrepaired else 0)
 
 
-def check(store, grace_s: float) -> dict[str, list]:
+def check(store, grace_s: float, audio: bool = False) -> dict[str, list]:
     """What the storage holds against what the calls say: a list for each kind of finding
     (call ids, or the names of files no call names)."""
     files = {name: mtime for name, _size, mtime in store.files.walk()}
     found: dict[str, list] = {
-        k: [] for k in ("orphans", "partial", "missing", "wrong_size", "empty", "plain")
+        k: []
+        for k in ("orphans", "partial", "missing", "wrong_size", "wrong_audio", "empty", "plain")
     }
     named = set()
     total = db.session.scalar(select(func.count(Call.id)))
     calls = db.session.execute(
-        select(Call.id, Call.recording_key, Call.recording_sealed_key, Call.recording_bytes)
+        select(
+            Call.id,
+            Call.recording_key,
+            Call.recording_sealed_key,
+            Call.recording_key_id,
+            Call.recording_bytes,
+            Call.recording_sha256,
+        )
         .order_by(Call.id)
         .execution_options(yield_per=1000)
     )
     with click.progressbar(
         calls, length=total, label="Checking recordings", file=sys.stderr
     ) as bar:
-        for call_id, key, sealed_key, size in bar:
+        for call_id, key, sealed_key, key_id, size, sha256 in bar:
             named.add(key)
             if key not in files:
                 found["missing"].append(call_id)
@@ -147,13 +164,26 @@ def check(store, grace_s: float) -> dict[str, list]:
                 found["empty"].append(call_id)
             if sealed_key is None:
                 found["plain"].append(call_id)
-            if store.size(Recording(key, sealed_key, None)) != size:
+            recording = Recording(key, sealed_key, key_id)
+            if store.size(recording) != size:
                 found["wrong_size"].append(call_id)
+            elif audio and not _audio_matches(store, recording, size, sha256):
+                found["wrong_audio"].append(call_id)
     recent = time.time() - grace_s
     for name, mtime in files.items():
         if name not in named and mtime < recent:
             found["partial" if name.endswith(PARTIAL) else "orphans"].append(name)
     return found
+
+
+def _audio_matches(store, recording: Recording, size: int, sha256: str) -> bool:
+    digest = hashlib.sha256()
+    try:
+        for chunk in store.read_range(recording, 0, size):
+            digest.update(chunk)
+    except RecordingDamaged:
+        return False
+    return digest.hexdigest() == sha256
 
 
 def _repair(store, found: dict[str, list]) -> dict[str, int]:
