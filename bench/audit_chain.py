@@ -19,7 +19,6 @@ import multiprocessing
 import os
 import platform
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ import audit
 from audit import checkpoints
 from audit.trail import chain_value, previous_bytes, stored_row
 from bench.calls_list import DOCS, OUT, PG_ADMIN_URL, ROOT, driver_url, echo, migrate
+from bench.docs import marked, write_blocks
 
 SEED = 20261122
 BATCH = 20_000
@@ -413,18 +413,7 @@ looking at the data's last 30 days.
 
 
 def write_docs(sections: dict[str, str]) -> None:
-    text = DOCS.read_text() if DOCS.exists() else ""
-    blocks = {"header": f"<!-- audit_chain:header -->\n{DOC_HEADER}<!-- /audit_chain:header -->\n"}
-    blocks.update(sections)
-    for name, block in blocks.items():
-        pattern = re.compile(
-            rf"<!-- audit_chain:{name} -->.*?<!-- /audit_chain:{name} -->\n", re.DOTALL
-        )
-        if pattern.search(text):
-            text = pattern.sub(lambda _m, b=block: b, text)
-        else:
-            text = text.rstrip("\n") + "\n\n" + block
-    DOCS.write_text(text)
+    write_blocks("audit_chain", {"header": marked("audit_chain", "header", DOC_HEADER), **sections})
 
 
 @click.command()

@@ -16,7 +16,6 @@ import io
 import math
 import os
 import platform
-import re
 import shutil
 import sys
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 import click
 
 from bench.calls_list import DOCS, OUT, ROOT, echo, migrate
+from bench.docs import marked, write_blocks
 from webapp import create_app
 from webapp.extensions import db
 from webapp.importers import import_entries, lookups, manifest
@@ -155,15 +155,7 @@ sealed and synced, the calls committed a hundred at a time (SQLite `synchronous=
 
 
 def write_docs(block: str) -> None:
-    text = DOCS.read_text()
-    head = f"<!-- imports:header -->\n{HEADER}<!-- /imports:header -->\n"
-    for name, new in (("header", head), ("figures", block)):
-        pattern = re.compile(rf"<!-- imports:{name} -->.*?<!-- /imports:{name} -->\n", re.DOTALL)
-        if pattern.search(text):
-            text = pattern.sub(lambda _m, b=new: b, text)
-        else:
-            text = text.rstrip("\n") + "\n\n" + new
-    DOCS.write_text(text)
+    write_blocks("imports", {"header": marked("imports", "header", HEADER), "figures": block})
 
 
 @click.command()

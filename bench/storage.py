@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import shutil
 import statistics
 import sys
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 import click
 
 from bench.calls_list import DOCS, OUT, ROOT, echo
+from bench.docs import marked, write_blocks
 from webapp.storage import EncryptedStorage, Recording, sealed
 from webapp.storage.directory import Directory
 from webapp.storage.keys import KeyRing
@@ -131,15 +131,7 @@ playback does (without the HTTP layer, which adds the same to a range at either 
 
 
 def write_docs(block: str) -> None:
-    text = DOCS.read_text()
-    head = f"<!-- storage:header -->\n{HEADER}<!-- /storage:header -->\n"
-    for name, new in (("header", head), ("figures", block)):
-        pattern = re.compile(rf"<!-- storage:{name} -->.*?<!-- /storage:{name} -->\n", re.DOTALL)
-        if pattern.search(text):
-            text = pattern.sub(lambda _m, b=new: b, text)
-        else:
-            text = text.rstrip("\n") + "\n\n" + new
-    DOCS.write_text(text)
+    write_blocks("storage", {"header": marked("storage", "header", HEADER), "figures": block})
 
 
 @click.command()

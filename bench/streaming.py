@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 import click
 
 from bench.calls_list import DOCS, OUT, ROOT, echo, migrate
+from bench.docs import marked, write_blocks
 from webapp import create_app
 from webapp.auth.backends import set_local_password
 from webapp.extensions import db
@@ -246,17 +247,7 @@ to the first byte includes the request's session look-up and its committed audit
 
 
 def write_docs(block: str) -> None:
-    text = DOCS.read_text()
-    head = f"<!-- streaming:header -->\n{HEADER}<!-- /streaming:header -->\n"
-    for name, new in (("header", head), ("figures", block)):
-        pattern = re.compile(
-            rf"<!-- streaming:{name} -->.*?<!-- /streaming:{name} -->\n", re.DOTALL
-        )
-        if pattern.search(text):
-            text = pattern.sub(lambda _m, b=new: b, text)
-        else:
-            text = text.rstrip("\n") + "\n\n" + new
-    DOCS.write_text(text)
+    write_blocks("streaming", {"header": marked("streaming", "header", HEADER), "figures": block})
 
 
 @click.command()
