@@ -53,8 +53,8 @@ def _record(monitor: Path, local: str, name: str, seconds: float = 1.0) -> None:
     (folder / name).write_bytes(wav_bytes(seconds))
 
 
-@pytest.fixture
-def export(tmp_path: Path, runner, world) -> dict[str, object]:
+@pytest.fixture(params=["with header", "without header"])
+def export(request, tmp_path: Path, runner, world) -> dict[str, object]:
     """A FreePBX export: a queue call whose second leg answered, at extension 201 after it
     passed from Aino to Eero; an earlier one Aino answered; a call nobody answered; an outbound
     call by Sanna; and a call whose recording is missing."""
@@ -127,7 +127,8 @@ def export(tmp_path: Path, runner, world) -> dict[str, object]:
             recordingfile=f"q-600-0401234567-20261130-120000-{lost}.wav",
         ),
     ]
-    cdr = _write_csv(tmp_path / "cdr.csv", rows, header=FREEPBX_CSV)
+    header = FREEPBX_CSV if request.param == "with header" else None
+    cdr = _write_csv(tmp_path / "cdr.csv", rows, header=header)
     return {"cdr": cdr, "monitor": monitor, "ids": (queue, early, missed, out, lost)}
 
 
@@ -174,6 +175,7 @@ def test_a_freepbx_export_imports_each_answered_call_once(runner, world, export)
     assert _call(missed) is None and _call(lost) is None
     event = audit_rows(action="import.asterisk")[-1]
     assert json.loads(event.detail) == {"records": 6, "imported": 3, "skipped": 0, "rejected": 1}
+    assert result.output.count("line ") == 1  # the missing recording, named by its line
 
     again = _import(runner, export, "--outbound-service", "620")
     assert "Imported 0 calls" in again.output and "skipped 3 already there" in again.output

@@ -6,9 +6,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
+import signal
 import struct
 import subprocess
+import sys
+import time
 import wave
 from pathlib import Path
 
@@ -280,3 +284,49 @@ def test_gsm_from_asterisk_is_decoded_into_pcm(runner, world, folder, tmp_path) 
         assert (w.getsampwidth(), w.getframerate(), w.getnchannels()) == (2, 8000, 1)
         assert abs(w.getnframes() - 16000) <= 160  # GSM frames are 160 samples
     assert call.duration_s == 2
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_import_killed_halfway_leaves_nothing_half_written(app, world, folder, runner) -> None:
+    """`kill -9` in the middle of a real run, then a re-run and a repair: every call once, each
+    with its recording, and no file without its call."""
+    rows = [f"k{i},2026-11-30T08:00:00Z,600,in,,,,2026/11/30/a.wav" for i in range(1500)]
+    path = _csv(folder, rows)
+    env = {
+        **os.environ,
+        "TALLENNE_TESTING": "true",
+        "TALLENNE_SECRET_KEY": "test-secret",
+        "TALLENNE_DATABASE_URL": app.config["DATABASE_URL"],
+        "TALLENNE_STORAGE_DIR": app.config["STORAGE_DIR"],
+        "TALLENNE_AUDIT_CHECKPOINT_FILE": app.config["AUDIT_CHECKPOINT_FILE"],
+    }
+    tallenne = str(Path(sys.executable).with_name("tallenne"))
+    run = subprocess.Popen(
+        [tallenne, "import", "manifest", str(path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    imported = lambda: db.session.scalar(  # noqa: E731
+        sa.select(sa.func.count()).where(Call.external_id.like("k%"))
+    )
+    deadline = time.monotonic() + 60
+    while imported() < 200 and time.monotonic() < deadline:
+        db.session.rollback()
+        time.sleep(0.05)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    db.session.rollback()
+    halfway = imported()
+    assert 200 <= halfway < 1500
+
+    again = runner.invoke(args=["import", "manifest", str(path)])
+    assert again.exit_code == 0, again.output
+    assert f"skipped {halfway} already there" in again.output
+    runner.invoke(args=["storage", "check", "--repair", "--grace-minutes", "0"])
+    clean = runner.invoke(args=["storage", "check", "--audio", "--grace-minutes", "0"])
+    assert clean.exit_code == 0, clean.output
+    assert "The storage and the calls agree." in clean.output
+    assert imported() == 1500
+    files = [p for p in Path(app.config["STORAGE_DIR"]).rglob("*") if p.is_file()]
+    assert len(files) == db.session.scalar(sa.select(sa.func.count(Call.id)))

@@ -5,8 +5,9 @@ removes it, and a re-run skips what is already there."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from sqlalchemy import select
@@ -43,36 +44,49 @@ def import_entries(
     progress: Callable[[int], None] = lambda n: None,
 ) -> Summary:
     """Each item is where it came from (a line) and how to check it into an Entry; a Rejected
-    or a bad recording is counted with its reason, and the rest are sealed and written."""
+    or a bad recording is counted with its reason, and the rest are sealed and written, a
+    batch to a commit."""
     summary = Summary()
     seen: set[str] = set()
-    pending = 0
-    for line, entry_of in items:
-        progress(1)
-        try:
-            entry = entry_of()
-            if entry.external_id in seen or already_there(entry.external_id):
+    for batch in batched(items, BATCH):
+        checked = []
+        for line, entry_of in batch:
+            try:
+                checked.append((line, entry_of()))
+            except Rejected as error:
+                summary.rejected.append((line, str(error)))
+        # One look-up a batch for what is already there and whose numbers these are.
+        ids = [entry.external_id for _line, entry in checked]
+        seen |= set(db.session.scalars(select(Call.external_id).where(Call.external_id.in_(ids))))
+        customers = _customers_of({e.phone_e164 for _line, e in checked if e.phone_e164})
+        for line, entry in checked:
+            if entry.external_id in seen:
                 summary.skipped += 1
                 continue
-            audio = wav.read(_recording(entry.recording, limit), limit)
-        except (Rejected, wav.BadRecording) as error:
-            summary.rejected.append((line, str(error)))
-            continue
-        seen.add(entry.external_id)
-        summary.imported += 1
-        summary.audio_bytes += len(audio.wav)
-        if dry_run:
-            continue
-        store_call(entry, audio)
-        pending += 1
-        if pending == BATCH:
+            try:
+                audio = wav.read(_recording(entry.recording, limit), limit)
+            except (Rejected, wav.BadRecording) as error:
+                summary.rejected.append((line, str(error)))
+                continue
+            seen.add(entry.external_id)
+            summary.imported += 1
+            summary.audio_bytes += len(audio.wav)
+            if not dry_run:
+                store_call(entry, audio, customers.get(entry.phone_e164))
+        if not dry_run:
             db.session.commit()
-            pending = 0
-    db.session.commit()
+        progress(len(batch))
     return summary
 
 
-def store_call(entry: Entry, audio: wav.Audio) -> Call:
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    """itertools.batched, which Python 3.11 does not have yet."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def store_call(entry: Entry, audio: wav.Audio, customer_id: int | None = None) -> Call:
     """The call with its recording sealed in storage, added to the session (the caller
     commits: until then the sealed file opens for no one, since its data key is not stored)."""
     call = Call(
@@ -84,7 +98,9 @@ def store_call(entry: Entry, audio: wav.Audio) -> Call:
         agent_id=entry.agent_id,
         phone_e164=entry.phone_e164,
         phone_secret=entry.secret,
-        customer_id=_customer_of(entry.phone_e164),
+        customer_id=customer_id
+        if customer_id is not None
+        else _customers_of({entry.phone_e164} - {None}).get(entry.phone_e164),
     )
     call.keep(storage().put(audio.wav, entry.started_at))
     db.session.add(call)
@@ -105,11 +121,14 @@ def _recording(path: Path, limit: int) -> bytes:
         raise Rejected(f"recording: cannot be read ({error.strerror})") from error
 
 
-def _customer_of(phone: str | None) -> int | None:
-    """The customer whose number it is, when exactly one customer has it."""
-    if phone is None:
-        return None
-    ids = db.session.scalars(
-        select(CustomerPhone.customer_id).where(CustomerPhone.phone_e164 == phone).limit(2)
-    ).all()
-    return ids[0] if len(ids) == 1 else None
+def _customers_of(phones: set[str]) -> dict[str, int]:
+    """Each number's customer, where exactly one customer has that number."""
+    if not phones:
+        return {}
+    owners: dict[str, set[int]] = {}
+    query = select(CustomerPhone.phone_e164, CustomerPhone.customer_id).where(
+        CustomerPhone.phone_e164.in_(sorted(phones))
+    )
+    for phone, customer_id in db.session.execute(query):
+        owners.setdefault(phone, set()).add(customer_id)
+    return {phone: ids.pop() for phone, ids in owners.items() if len(ids) == 1}

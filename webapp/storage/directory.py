@@ -20,6 +20,7 @@ class Directory:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._prefix = os.path.abspath(self.root) + os.sep
+        self._folders: set[Path] = set()  # made already: one mkdir per folder, not per file
 
     def path(self, name: str) -> Path:
         # Names are ours (generated keys), but a stored one is checked all the same; by its
@@ -32,11 +33,18 @@ class Directory:
     def write(self, name: str, parts: Iterable[bytes]) -> int:
         """Write the parts aside, make them durable, then put them in place; their length."""
         path = self.path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path.parent)
         aside = path.with_name(path.name + PARTIAL)
         written = 0
         try:
-            with open(aside, "wb") as f:
+            try:
+                f = open(aside, "wb")  # noqa: SIM115 -- closed below
+            except FileNotFoundError:  # the folder went away since it was made
+                path.parent.mkdir(parents=True, exist_ok=True)
+                f = open(aside, "wb")  # noqa: SIM115
+            with f:
                 for part in parts:
                     written += f.write(part)
                 f.flush()
