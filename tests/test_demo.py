@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from tests.support import require
 from webapp.extensions import db
-from webapp.models import Call, Customer, CustomerPhone, Register, User
+from webapp.models import AgentExtension, Call, Customer, CustomerPhone, Register, User
 from webapp.storage import storage
 
 
@@ -71,3 +71,14 @@ def test_demo_logs_in_with_the_demo_password(runner, app) -> None:
     client = app.test_client()
     response = client.post("/login", data={"username": "tiina", "password": "kokeilu"})
     assert response.status_code == 302
+
+
+def test_the_demo_maps_an_extension_to_each_agent(runner, app) -> None:
+    assert runner.invoke(args=["demo", "--calls", "0"]).exit_code == 0
+    mapped = db.session.execute(
+        sa.select(AgentExtension.extension, User.username)
+        .join(User)
+        .order_by(AgentExtension.extension)
+    ).all()
+    assert [m.username for m in mapped] == ["aino", "eero", "leena", "juha"]
+    assert [m.extension for m in mapped] == ["201", "202", "203", "204"]

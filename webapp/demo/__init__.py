@@ -7,7 +7,7 @@ an interrupted fill resumes where it stopped.
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import click
@@ -19,6 +19,7 @@ from webapp.auth.backends import set_local_password
 from webapp.demo.audio import PhraseBank
 from webapp.extensions import db
 from webapp.models import (
+    AgentExtension,
     Call,
     Customer,
     CustomerPhone,
@@ -164,6 +165,7 @@ def _registers() -> None:
 
 
 def _users(password: str) -> None:
+    agents = 0
     for username, name, role in USERS:
         user = User(
             username=username,
@@ -174,6 +176,12 @@ def _users(password: str) -> None:
         user.roles = {role}
         set_local_password(user, password)
         db.session.add(user)
+        if role == Role.AGENT:  # an extension each, as `tallenne agents load` would map them
+            extension = str(201 + agents)
+            agents += 1
+            db.session.add(
+                AgentExtension(extension=extension, user=user, valid_from=date(2025, 1, 1))
+            )
 
 
 def _mobile(rng: random.Random) -> str:
