@@ -305,6 +305,42 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class LegalHold(db.Model):
+    """Keeps a call's recording, or all of a customer's, past its expiry (and from erasure)."""
+
+    __tablename__ = "legal_hold"
+
+    REASONS = ("complaint", "dispute", "authority_request")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # No foreign keys: a hold's history outlives the call it kept, once that call is purged.
+    call_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    customer_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    case_ref: Mapped[str] = mapped_column(String(128))
+    until: Mapped[date] = mapped_column(Date)  # the last day it holds
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        CheckConstraint("(call_id IS NULL) <> (customer_id IS NULL)", name="one_object"),
+    )
+
+
+class RemovedRecording(db.Model):
+    """A recording that has left the system, kept without personal data: if a database is
+    restored from a backup, the next purge removes what it brings back."""
+
+    __tablename__ = "removed_recording"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(Integer)
+    recording_key: Mapped[str] = mapped_column(String(255), unique=True)
+    reason: Mapped[str] = mapped_column(String(16))  # retention, erasure
+    removed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class AccessGrant(db.Model):
     """A purpose stated in one login session for one call that is not the user's own."""
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import (
     Response,
     abort,
@@ -18,7 +20,7 @@ from werkzeug.http import parse_range_header
 from wtforms.fields.choices import SelectChoice
 
 from audit import Outcome
-from webapp import auditing, policy
+from webapp import auditing, policy, retention
 from webapp.auth import sessions
 from webapp.calls import bp
 from webapp.calls.forms import CallFilterForm, PurposeForm
@@ -113,6 +115,8 @@ def detail(call_id: int):
         access=access,
         form=form,
         purpose_label=purpose_label,
+        expires=retention.expires_at(call),
+        hold=retention.hold_on(call, datetime.now(UTC).date()),
     )
 
 
