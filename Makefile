@@ -53,6 +53,7 @@ bench: install
 	$(BIN)/python -m bench.storage
 	$(BIN)/python -m bench.streaming
 	$(BIN)/python -m bench.imports
+	$(BIN)/python -m bench.retention
 
 clean:
 	rm -rf $(VENV) $(MO) .pytest_cache
