@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -181,3 +181,57 @@ def test_the_call_page_says_how_long_it_is_kept(world, calls, login_as) -> None:
     db.session.commit()
     page = aino.get(f"/calls/{six.id}", headers={"Accept-Language": "en"}).text
     assert "a legal hold keeps it until March 1, 2099" in page and "REK-1" not in page
+
+
+def test_an_administrator_sets_and_lifts_holds_in_admin(runner, world, calls, login_as) -> None:
+    pekka = login_as("pekka")
+    soon = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+    later = (datetime.now(UTC) + timedelta(days=400)).date().isoformat()
+    done = pekka.post(
+        "/admin/holds",
+        data={"customer": "100001", "reason": "dispute", "case_ref": "RIITA-9", "until": later},
+    )
+    assert done.status_code == 302
+    pekka.post(
+        "/admin/holds",
+        data={"call": calls["six"].id, "reason": "complaint", "case_ref": "REK-5", "until": soon},
+    )
+    page = pekka.get("/admin/", headers={"Accept-Language": "en"}).text
+    rows = page.split("<tbody>")[1].split("</tbody>")[0].split("<tr")[1:]
+    assert 'class="soon"' in rows[0] and "REK-5" in rows[0] and "ends soon" in rows[0]
+    assert "all calls of customer 100001" in rows[1] and "ends soon" not in rows[1]
+    set_events = audit_rows(action="hold.set")
+    assert [(e.object_type, e.case_ref) for e in set_events] == [
+        ("customer", "RIITA-9"),
+        ("call", "REK-5"),
+    ]
+    assert set_events[0].customer_id == world.customer.id
+
+    _purge(runner, "2026-07-11")
+    assert _there(calls["six"].id)  # kept by its hold
+    hold = db.session.scalar(sa.select(LegalHold).where(LegalHold.case_ref == "REK-5"))
+    assert pekka.post(f"/admin/holds/{hold.id}/lift").status_code == 302
+    assert audit_rows(action="hold.lift")[-1].case_ref == "REK-5"
+    assert "REK-5" not in pekka.get("/admin/").text
+    assert pekka.post(f"/admin/holds/{hold.id}/lift").status_code == 404  # lifted already
+    _purge(runner, "2026-07-11")
+    assert not _there(calls["six"].id)
+
+
+@pytest.mark.parametrize(
+    "data, says",
+    [
+        ({"call": "1", "customer": "100001"}, "not both"),
+        ({}, "Give the call or the customer"),
+        ({"call": "999999"}, "no call with this number"),
+        ({"customer": "424242"}, "no customer with this number"),
+        ({"customer": "100001", "until": "2020-01-01"}, "cannot be in the past"),
+        ({"customer": "100001", "case_ref": ""}, "This field is required"),
+    ],
+)
+def test_a_bad_hold_is_refused_saying_why(world, login_as, data, says) -> None:
+    form = {"reason": "complaint", "case_ref": "X-1", "until": "2099-01-01", **data}
+    response = login_as("pekka").post("/admin/holds", data=form, headers={"Accept-Language": "en"})
+    assert response.status_code == 400 and says in response.text
+    assert db.session.scalar(sa.select(sa.func.count(LegalHold.id))) == 0
+    assert audit_rows(action="hold.set") == []

@@ -1,21 +1,30 @@
 from __future__ import annotations
 
-from flask import render_template
+from datetime import UTC, datetime, timedelta
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from webapp import policy
+from audit import Outcome
+from webapp import auditing, policy
 from webapp.admin import bp
+from webapp.admin.forms import HOLD_REASONS, HoldForm
+from webapp.auth.forms import ActionForm
 from webapp.extensions import db
-from webapp.models import AgentExtension, ApiToken, Role
+from webapp.models import AgentExtension, ApiToken, Customer, LegalHold, Role
+
+ENDING_SOON = timedelta(days=14)
 
 
 @bp.get("/")
 @login_required
-def index():
+def index(hold_form: HoldForm | None = None):
     """What the command line configures, to be seen: who answers at which extension, and the
-    integrations' tokens (their names and scopes; a token itself is never kept)."""
+    integrations' tokens (their names and scopes; a token itself is never kept); and the legal
+    holds, set and lifted here."""
     policy.require_role(current_user, Role.ADMIN, "admin.view", "configuration")
     extensions = db.session.scalars(
         select(AgentExtension)
@@ -23,4 +32,72 @@ def index():
         .order_by(AgentExtension.extension, AgentExtension.valid_from)
     ).all()
     tokens = db.session.scalars(select(ApiToken).order_by(ApiToken.name)).all()
-    return render_template("admin/index.html", extensions=extensions, tokens=tokens)
+    today = datetime.now(UTC).date()
+    holds = db.session.scalars(
+        select(LegalHold)
+        .where(LegalHold.lifted_at.is_(None), LegalHold.until >= today)
+        .order_by(LegalHold.until)
+    ).all()
+    held = select(Customer.id, Customer.customer_number).where(
+        Customer.id.in_({h.customer_id for h in holds if h.customer_id})
+    )
+    numbers = {id_: number for id_, number in db.session.execute(held)}
+    return render_template(
+        "admin/index.html",
+        extensions=extensions,
+        tokens=tokens,
+        holds=holds,
+        customer_numbers=numbers,
+        reasons=HOLD_REASONS,
+        soon=today + ENDING_SOON,
+        hold_form=hold_form or HoldForm(),
+        lift_form=ActionForm(),
+    )
+
+
+@bp.post("/holds")
+@login_required
+def set_hold():
+    policy.require_role(current_user, Role.ADMIN, "hold.set", "legal_hold")
+    form = HoldForm()
+    if not form.validate_on_submit():
+        return index(hold_form=form), 400
+    hold = LegalHold(
+        call_id=form.call_id,
+        customer_id=form.customer_id,
+        reason=form.reason.data,
+        case_ref=form.case_ref.data.strip(),
+        until=form.until.data,
+        set_by_id=current_user.id,
+    )
+    db.session.add(hold)
+    db.session.flush()
+    _audit("hold.set", hold)
+    flash(_("The legal hold is set."), "info")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/holds/<int:hold_id>/lift")
+@login_required
+def lift_hold(hold_id: int):
+    policy.require_role(current_user, Role.ADMIN, "hold.lift", "legal_hold")
+    hold = db.session.get(LegalHold, hold_id)
+    if hold is None or hold.lifted_at is not None or not ActionForm().validate_on_submit():
+        abort(404)
+    hold.lifted_at = datetime.now(UTC)
+    _audit("hold.lift", hold)
+    flash(_("The legal hold is lifted."), "info")
+    return redirect(url_for("admin.index"))
+
+
+def _audit(action: str, hold: LegalHold) -> None:
+    """Committed with the change itself: no hold is set or lifted without its event."""
+    auditing.write(
+        action,
+        Outcome.ALLOWED,
+        object_type="call" if hold.call_id else "customer",
+        object_id=str(hold.call_id or hold.customer_id),
+        customer_id=hold.customer_id,
+        case_ref=hold.case_ref,
+        detail={"hold": hold.id, "reason": hold.reason, "until": hold.until.isoformat()},
+    )
