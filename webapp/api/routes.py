@@ -10,7 +10,7 @@ from audit import Outcome
 from webapp import auditing
 from webapp.api import bp, tokens
 from webapp.extensions import csrf, db
-from webapp.importers import already_there, lookups, manifest, store_call, wav
+from webapp.importers import already_there, customers_of, lookups, manifest, store_call, wav
 from webapp.importers.entry import Rejected
 from webapp.models import ApiToken
 
@@ -56,7 +56,8 @@ def post_recording():
         return _rejected(400, "metadata: not JSON")
     except (Rejected, wav.BadRecording) as error:
         return _rejected(400, str(error))
-    call = store_call(entry, audio)
+    owner = customers_of({entry.phone_e164} - {None}).get(entry.phone_e164)
+    call = store_call(entry, audio, owner)
     try:
         db.session.flush()
     except IntegrityError:  # the same id, sent twice at once: the other one won

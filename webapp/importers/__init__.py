@@ -58,7 +58,7 @@ def import_entries(
         # One look-up a batch for what is already there and whose numbers these are.
         ids = [entry.external_id for _line, entry in checked]
         seen |= set(db.session.scalars(select(Call.external_id).where(Call.external_id.in_(ids))))
-        customers = _customers_of({e.phone_e164 for _line, e in checked if e.phone_e164})
+        customers = customers_of({e.phone_e164 for _line, e in checked if e.phone_e164})
         for line, entry in checked:
             if entry.external_id in seen:
                 summary.skipped += 1
@@ -86,7 +86,7 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def store_call(entry: Entry, audio: wav.Audio, customer_id: int | None = None) -> Call:
+def store_call(entry: Entry, audio: wav.Audio, customer_id: int | None) -> Call:
     """The call with its recording sealed in storage, added to the session (the caller
     commits: until then the sealed file opens for no one, since its data key is not stored)."""
     call = Call(
@@ -98,9 +98,7 @@ def store_call(entry: Entry, audio: wav.Audio, customer_id: int | None = None) -
         agent_id=entry.agent_id,
         phone_e164=entry.phone_e164,
         phone_secret=entry.secret,
-        customer_id=customer_id
-        if customer_id is not None
-        else _customers_of({entry.phone_e164} - {None}).get(entry.phone_e164),
+        customer_id=customer_id,
     )
     call.keep(storage().put(audio.wav, entry.started_at))
     db.session.add(call)
@@ -121,7 +119,7 @@ def _recording(path: Path, limit: int) -> bytes:
         raise Rejected(f"recording: cannot be read ({error.strerror})") from error
 
 
-def _customers_of(phones: set[str]) -> dict[str, int]:
+def customers_of(phones: set[str]) -> dict[str, int]:
     """Each number's customer, where exactly one customer has that number."""
     if not phones:
         return {}
