@@ -26,12 +26,11 @@ from pathlib import Path
 
 import click
 
-from bench.calls_list import DOCS, OUT, ROOT, echo, migrate
+from bench.calls_list import DOCS, OUT, ROOT, echo
 from bench.docs import marked, write_blocks
-from webapp import create_app
+from bench.fresh import one_service, sqlite_app
 from webapp.extensions import db
 from webapp.importers import import_entries, lookups, manifest
-from webapp.models import Register, Service
 
 RECORDS_TARGET = 500  # calls a second
 AUDIO_TARGET = 50  # MB a second
@@ -53,34 +52,9 @@ def _wav(seconds: float, tone: int) -> bytes:
 
 
 def _world(name: str):
-    path = OUT / f"{name}.sqlite"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    url = f"sqlite:///{path}"
-    migrate(url)
-    storage_dir = OUT / f"{name}-recordings"
-    shutil.rmtree(storage_dir, ignore_errors=True)
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "SECRET_KEY": "bench",
-            "TESTING": True,
-            "STORAGE_DIR": str(storage_dir),
-        }
-    )
+    app, storage_dir = sqlite_app(name)
     with app.app_context():
-        register = Register(
-            code="asiakaspalvelu",
-            name="Asiakaspalvelu",
-            retention_months=12,
-            controller="x",
-            contact="x",
-            dpo_contact="x",
-        )
-        db.session.add(register)
-        db.session.flush()
-        db.session.add(Service(register_id=register.id, code="600", name="Vesihuolto"))
-        db.session.commit()
+        one_service("asiakaspalvelu", 12, "600")
     return app, storage_dir
 
 

@@ -14,20 +14,19 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import click
 import sqlalchemy as sa
 
-from bench.calls_list import OUT, echo, migrate
+from bench.calls_list import OUT, echo
 from bench.docs import marked, write_blocks
-from webapp import create_app, retention
+from bench.fresh import one_service, sqlite_app
+from webapp import retention
 from webapp.extensions import db
-from webapp.models import Call, Register, Service
+from webapp.models import Call
 from webapp.storage import storage
 
 LIMIT_S = 60.0
@@ -35,35 +34,9 @@ NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 
 
 def _fill(n: int) -> tuple[object, int]:
-    path = OUT / "retention.sqlite"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    url = f"sqlite:///{path}"
-    migrate(url)
-    storage_dir = OUT / "retention-recordings"
-    shutil.rmtree(storage_dir, ignore_errors=True)
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "SECRET_KEY": "bench",
-            "TESTING": True,
-            "STORAGE_DIR": str(storage_dir),
-        }
-    )
+    app, _storage_dir = sqlite_app("retention")
     with app.app_context():
-        register = Register(
-            code="myynti",
-            name="Myynti",
-            retention_months=6,
-            controller="x",
-            contact="x",
-            dpo_contact="x",
-        )
-        db.session.add(register)
-        db.session.flush()
-        service = Service(register_id=register.id, code="620", name="Myynti")
-        db.session.add(service)
-        db.session.commit()
+        service = one_service("myynti", 6, "620")
         files = storage().files
         rows = []
         for i in range(2 * n):

@@ -38,10 +38,7 @@ def index(hold_form: HoldForm | None = None):
         .where(LegalHold.lifted_at.is_(None), LegalHold.until >= today)
         .order_by(LegalHold.until)
     ).all()
-    held = select(Customer.id, Customer.customer_number).where(
-        Customer.id.in_({h.customer_id for h in holds if h.customer_id})
-    )
-    numbers = {id_: number for id_, number in db.session.execute(held)}
+    numbers = Customer.numbers({h.customer_id for h in holds if h.customer_id})
     return render_template(
         "admin/index.html",
         extensions=extensions,

@@ -172,8 +172,7 @@ def _working_label(working: patterns.WorkingTime) -> str:
 def _labels(rows) -> dict[str, object]:
     """What the event tables show in place of codes and ids."""
     customer_ids = {r.customer_id for r in rows if r.customer_id}
-    numbers = select(Customer.id, Customer.customer_number).where(Customer.id.in_(customer_ids))
-    customers = {id_: number for id_, number in db.session.execute(numbers)}
+    customers = Customer.numbers(customer_ids)
     return {
         "customers": customers,
         "action_label": action_label,
