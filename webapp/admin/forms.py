@@ -5,10 +5,20 @@ from datetime import UTC, datetime
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from webapp import purposes
 from webapp.extensions import db
 from webapp.models import Call, Customer
 
@@ -62,3 +72,46 @@ class HoldForm(FlaskForm):
     def validate_until(self, field: DateField) -> None:
         if field.data and field.data < datetime.now(UTC).date():
             raise ValidationError(_l("The last day cannot be in the past."))
+
+
+LEGAL_BASES = {
+    "legitimate_interest": _l("Legitimate interest (GDPR Art. 6(1)(f))"),
+    "legal_obligation": _l("Legal obligation (GDPR Art. 6(1)(c))"),
+    "contract": _l("Contract with the customer (GDPR Art. 6(1)(b))"),
+    "consent": _l("Consent (GDPR Art. 6(1)(a))"),
+}
+
+
+class RegisterForm(FlaskForm):
+    """A register's settings: what the purge, the purpose prompt and the privacy notice use."""
+
+    name = StringField(_l("Name"), validators=[InputRequired(), Length(max=255)])
+    retention_months = IntegerField(
+        _l("Retention period in months"), validators=[InputRequired(), NumberRange(1, 120)]
+    )
+    purposes = SelectMultipleField(
+        _l("Purposes"),
+        choices=[SelectChoice(code, label) for code, label in purposes.LABELS.items()],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validators=[InputRequired(_l("Choose at least one purpose."))],
+    )
+    legal_basis = SelectField(
+        _l("Legal basis"),
+        choices=[SelectChoice(code, label) for code, label in LEGAL_BASES.items()],
+    )
+    controller = TextAreaField(
+        _l("Controller"), validators=[InputRequired(), Length(max=2000)], render_kw={"rows": 3}
+    )
+    contact = TextAreaField(
+        _l("Contact person"), validators=[InputRequired(), Length(max=2000)], render_kw={"rows": 2}
+    )
+    dpo_contact = TextAreaField(
+        _l("Data-protection officer"),
+        validators=[InputRequired(), Length(max=2000)],
+        render_kw={"rows": 2},
+    )
+    processors = TextAreaField(
+        _l("Processors, one a line"), validators=[Length(max=4000)], render_kw={"rows": 4}
+    )
+    confirm = BooleanField(_l("Yes, remove them at the next purge"))

@@ -2,19 +2,27 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from audit import Outcome
-from webapp import auditing, policy
+from webapp import auditing, policy, retention
 from webapp.admin import bp
-from webapp.admin.forms import HOLD_REASONS, HoldForm
+from webapp.admin.forms import HOLD_REASONS, HoldForm, RegisterForm
 from webapp.auth.forms import ActionForm
 from webapp.extensions import db
-from webapp.models import AgentExtension, ApiToken, Customer, LegalHold, Role
+from webapp.models import (
+    AgentExtension,
+    ApiToken,
+    Customer,
+    LegalHold,
+    Register,
+    RegisterPurpose,
+    Role,
+)
 
 ENDING_SOON = timedelta(days=14)
 
@@ -39,8 +47,10 @@ def index(hold_form: HoldForm | None = None):
         .order_by(LegalHold.until)
     ).all()
     numbers = Customer.numbers({h.customer_id for h in holds if h.customer_id})
+    registers = db.session.scalars(select(Register).order_by(Register.name)).all()
     return render_template(
         "admin/index.html",
+        registers=registers,
         extensions=extensions,
         tokens=tokens,
         holds=holds,
@@ -98,3 +108,83 @@ def _audit(action: str, hold: LegalHold) -> None:
         case_ref=hold.case_ref,
         detail={"hold": hold.id, "reason": hold.reason, "until": hold.until.isoformat()},
     )
+
+
+# What a register's form edits, as the audit event names them (never their values: a contact
+# person's name is personal data; the retention period is not and is recorded as it changes).
+REGISTER_FIELDS = ("name", "legal_basis", "controller", "contact", "dpo_contact", "processors")
+
+
+@bp.route("/registers/<int:register_id>", methods=["GET", "POST"])
+@login_required
+def edit_register(register_id: int):
+    """A register's settings. Its retention period decides every expiry at once (expiry is
+    computed, never stored); shortening it is confirmed first with the number of recordings
+    that the next purge will then remove."""
+    policy.require_role(current_user, Role.ADMIN, "register.change", "configuration")
+    register = db.session.get(Register, register_id) or abort(404)
+    form = RegisterForm(obj=register)
+    if request.method == "GET":
+        form.purposes.data = [p.code for p in register.purposes]
+        return render_template("admin/register.html", register=register, form=form)
+    if not form.validate_on_submit():
+        return render_template("admin/register.html", register=register, form=form), 400
+    now = datetime.now(UTC)
+    months = form.retention_months.data
+    newly_expired = 0
+    if months < register.retention_months:
+        newly_expired = retention.removable_count(
+            register, months, now
+        ) - retention.removable_count(register, register.retention_months, now)
+    if newly_expired and not form.confirm.data:
+        return render_template(
+            "admin/register.html", register=register, form=form, newly_expired=newly_expired
+        )
+    changed = _apply(register, form)
+    if changed:
+        register.notice_updated_on = now.date()
+        detail: dict = {"register": register.code, "changed": changed}
+        if "retention_months" in changed:
+            detail["retention_months"] = form.retention_months.object_data, months
+            detail["newly_expired"] = newly_expired
+        auditing.write(
+            "register.change",
+            Outcome.ALLOWED,
+            object_type="register",
+            object_id=str(register.id),
+            detail=detail,
+        )
+        flash(_("The register's settings are saved."), "info")
+        if newly_expired:
+            flash(
+                _(
+                    "%(count)s recordings are now past the register's retention period: the "
+                    "next purge removes them.",
+                    count=newly_expired,
+                ),
+                "info",
+            )
+    return redirect(url_for("admin.index"))
+
+
+def _apply(register: Register, form: RegisterForm) -> list[str]:
+    """Copy the form onto the register; the names of what changed."""
+    changed = []
+    for name in (*REGISTER_FIELDS, "retention_months"):
+        value = getattr(form, name).data
+        if isinstance(value, str):
+            value = value.strip().replace("\r\n", "\n")
+        if getattr(register, name) != value:
+            setattr(register, name, value)
+            changed.append(name)
+    wanted = set(form.purposes.data)
+    if wanted != {p.code for p in register.purposes}:
+        for row in list(register.purpose_rows):
+            if row.purpose_code not in wanted:
+                register.purpose_rows.remove(row)
+        have = {row.purpose_code for row in register.purpose_rows}
+        register.purpose_rows.extend(
+            RegisterPurpose(purpose_code=code) for code in sorted(wanted - have)
+        )
+        changed.append("purposes")
+    return changed
