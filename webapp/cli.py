@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from webapp.api.cli import tokens_group
 from webapp.audit_cli import audit_group
+from webapp.customers.cli import customers_group, flags_group
 from webapp.extensions import db
 from webapp.importers.cli import agents_group, import_group
 from webapp.models import Role, User
@@ -151,12 +152,29 @@ def purge_command(dry_run: bool, as_of) -> None:
 
     from audit import Outcome
     from webapp import auditing, retention
+    from webapp.requests import erasure
 
     now = as_of.replace(tzinfo=UTC) if as_of else datetime.now(UTC)
     doomed, held = retention.plan(now)
+    # Customers erased on request whom a restored database (or a stopped erasure) left here.
+    again = erasure.restored()
     if dry_run:
         click.echo(f"Would remove {len(doomed)} expired recordings; {held} kept by legal holds.")
+        if again:
+            click.echo(f"Would erase again {len(again)} customers erased on request before.")
         return
+    for customer_id, case_ref in again:  # with their calls, before the expired go
+        erased = erasure.carry_out(customer_id)
+        auditing.for_command(
+            "dsr.erase.again",
+            object_type="customer",
+            object_id=str(customer_id),
+            customer_id=customer_id,
+            case_ref=case_ref,
+            detail=erased._asdict(),
+        )
+    if again:
+        click.echo(f"Erased again {len(again)} customers erased on request before.")
     with click.progressbar(length=len(doomed), label="Purging", file=sys.stderr) as bar:
         removed = retention.remove(doomed, progress=bar.update)
     click.echo(f"Removed {removed} expired recordings; {held} kept by legal holds.")
@@ -174,6 +192,8 @@ COMMANDS = (
     agents_group,
     tokens_group,
     retention_group,
+    customers_group,
+    flags_group,
 )
 
 # On the group itself, so that `tallenne --help` lists them even before the app can start

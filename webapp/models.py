@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -129,9 +130,17 @@ class Register(db.Model):
     controller: Mapped[str] = mapped_column(Text)
     contact: Mapped[str] = mapped_column(Text)
     dpo_contact: Mapped[str] = mapped_column(Text)
+    # What the privacy notice says that the rest of the system does not already know.
+    legal_basis: Mapped[str] = mapped_column(
+        String(32), default="legitimate_interest", server_default="legitimate_interest"
+    )
+    processors: Mapped[str] = mapped_column(Text, default="", server_default="")  # one a line
+    notice_updated_on: Mapped[date] = mapped_column(
+        Date, default=lambda: utcnow().date(), server_default=text("CURRENT_DATE")
+    )
 
     services: Mapped[list[Service]] = relationship(back_populates="register")
-    purpose_rows: Mapped[list[RegisterPurpose]] = relationship()
+    purpose_rows: Mapped[list[RegisterPurpose]] = relationship(cascade="all, delete-orphan")
 
     @property
     def purposes(self) -> list[Purpose]:
@@ -278,6 +287,36 @@ class Call(db.Model):
     )
 
 
+class CustomerFlag(db.Model):
+    """One change of a customer's ban, consent, restriction or objection (SPEC §5), from a
+    day on. The history is the rows: a change adds a row and none is ever updated; they leave
+    only with their customer, when the customer is erased. webapp.customers.flags reads them."""
+
+    __tablename__ = "customer_flag"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    # True: the ban, consent, restriction or objection is in force; False: withdrawn.
+    state: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(24))
+    # The recording in which the customer said it; the row outlives the call once it is purged.
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("call.id", ondelete="SET NULL"))
+    reference: Mapped[str | None] = mapped_column(String(128))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)  # the last day; None: no end
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    recorded_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("valid_until IS NULL OR valid_until >= valid_from", name="period"),
+    )
+
+
 class AgentExtension(db.Model):
     """Which agent answered at an extension, from when until when (an extension passed on to
     someone else never shows their calls to the wrong person)."""
@@ -346,6 +385,65 @@ class RemovedRecording(db.Model):
     recording_key: Mapped[str] = mapped_column(String(255), unique=True)
     reason: Mapped[str] = mapped_column(String(16))  # retention, erasure
     removed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DataSubjectRequest(db.Model):
+    """A data subject's request (GDPR Art. 15–21), handled by the DPO as a case. The case
+    outlives the erasure of its customer, then without the person."""
+
+    __tablename__ = "dsr_case"
+
+    KINDS = ("access", "portability", "rectification", "erasure", "restriction", "objection")
+    IDENTITY_CHECKS = ("in_person", "strong_identification", "registered_contact", "other")
+    STATUSES = ("open", "done", "refused")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)  # TP-2026-0001
+    kind: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="SET NULL"), index=True
+    )
+    received_on: Mapped[date] = mapped_column(Date)
+    deadline: Mapped[date] = mapped_column(Date)  # received_on + 1 calendar month (Art. 12(3))
+    identity_check: Mapped[str] = mapped_column(String(24))
+    identity_note: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    outcome: Mapped[str | None] = mapped_column(Text)
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    customer: Mapped[Customer | None] = relationship()
+    opened_by: Mapped[User | None] = relationship(foreign_keys=[opened_by_id])
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('access', 'portability', 'rectification', 'erasure', 'restriction', "
+            "'objection')",
+            name="kind",
+        ),
+        CheckConstraint("status IN ('open', 'done', 'refused')", name="status"),
+        CheckConstraint("(status = 'open') = (closed_at IS NULL)", name="closed_when_done"),
+        CheckConstraint("deadline >= received_on", name="deadline_after_receipt"),
+    )
+
+
+class ErasedCustomer(db.Model):
+    """A customer erased on request, kept without personal data, so that a purge after a
+    restore from backup erases again what the restore brings back. No foreign keys: this
+    record must outlive the rows it names, and survive into a restored database. The
+    fingerprint (a keyed hash of the id and the customer number) tells the restored row from a
+    new customer who was later given the same id."""
+
+    __tablename__ = "erased_customer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int | None] = mapped_column(Integer)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class AccessGrant(db.Model):

@@ -9,7 +9,7 @@ import calendar
 from collections.abc import Callable
 from datetime import date, datetime
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 
 from webapp.extensions import db
 from webapp.models import AccessGrant, Call, LegalHold, Register, RemovedRecording, Service
@@ -49,27 +49,46 @@ def hold_on(call: Call, today: date) -> LegalHold | None:
     return db.session.scalars(holds.order_by(LegalHold.until.desc())).first()
 
 
-def expired_calls(now: datetime):
-    """Calls past their register's period, register by register (each its own cut-off)."""
+def holds_on_customer(customer_id: int, today: date) -> list[LegalHold]:
+    """The holds in force on a customer or on any of their calls: what blocks an erasure."""
+    calls = select(Call.id).where(Call.customer_id == customer_id)
+    holds = select(LegalHold).where(
+        *_holding(today), or_(LegalHold.customer_id == customer_id, LegalHold.call_id.in_(calls))
+    )
+    return list(db.session.scalars(holds.order_by(LegalHold.until.desc(), LegalHold.id)))
+
+
+def _expired(register_id: int, months: int, now: datetime):
+    """The calls of one register past a period of ``months``: those holds do not keep, and
+    those they do."""
     today = now.date()
     held_calls = select(LegalHold.call_id).where(LegalHold.call_id.is_not(None), *_holding(today))
     held_customers = select(LegalHold.customer_id).where(
         LegalHold.customer_id.is_not(None), *_holding(today)
     )
+    base = (
+        select(Call.id)
+        .join(Service)
+        .where(Service.register_id == register_id, Call.started_at < add_months(now, -months))
+    )
+    held = base.where(or_(Call.id.in_(held_calls), Call.customer_id.in_(held_customers)))
+    removable = base.where(Call.id.not_in(held_calls)).where(
+        or_(Call.customer_id.is_(None), Call.customer_id.not_in(held_customers))
+    )
+    return removable, held
+
+
+def expired_calls(now: datetime):
+    """Calls past their register's period, register by register (each its own cut-off)."""
     for register_id, months in db.session.execute(select(Register.id, Register.retention_months)):
-        cutoff = add_months(now, -months)
-        base = (
-            select(Call.id)
-            .join(Service)
-            .where(Service.register_id == register_id, Call.started_at < cutoff)
-        )
-        held = base.where(or_(Call.id.in_(held_calls), Call.customer_id.in_(held_customers)))
-        yield (
-            base.where(Call.id.not_in(held_calls)).where(
-                or_(Call.customer_id.is_(None), Call.customer_id.not_in(held_customers))
-            ),
-            held,
-        )
+        yield _expired(register_id, months, now)
+
+
+def removable_count(register: Register, months: int, now: datetime) -> int:
+    """How many of a register's recordings a purge at ``now`` would remove, were its period
+    ``months``: what an administrator is told before shortening it."""
+    removable, _held = _expired(register.id, months, now)
+    return db.session.scalar(select(func.count()).select_from(removable.subquery()))
 
 
 def restored_calls():
@@ -89,8 +108,11 @@ def plan(now: datetime) -> tuple[list[int], int]:
     return doomed, held
 
 
-def remove(ids: list[int], progress: Callable[[int], None] = lambda n: None) -> int:
-    """Remove these calls with their recordings. Each batch commits the calls' removal (their
+def remove(
+    ids: list[int], progress: Callable[[int], None] = lambda n: None, reason: str = "retention"
+) -> int:
+    """Remove these calls with their recordings (``reason``: retention, or erasure on a
+    data subject's request). Each batch commits the calls' removal (their
     data keys go with them) before their files are deleted: stopped anywhere, what is left is
     a file whose key is gone, which `tallenne storage check --repair` removes."""
     store = storage()
@@ -107,7 +129,7 @@ def remove(ids: list[int], progress: Callable[[int], None] = lambda n: None) -> 
             )
         )
         db.session.add_all(
-            RemovedRecording(call_id=c.id, recording_key=c.recording_key, reason="retention")
+            RemovedRecording(call_id=c.id, recording_key=c.recording_key, reason=reason)
             for c in calls
             if c.recording_key not in known
         )

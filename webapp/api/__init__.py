@@ -1,5 +1,5 @@
 """JSON under /api/v1 for integrations, with bearer tokens instead of logins (no cookies, so
-no CSRF): the phone system sends recordings; other systems will ask before they contact."""
+no CSRF): the phone system sends recordings; other systems ask before they contact a customer."""
 
 from flask import Blueprint
 

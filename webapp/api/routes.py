@@ -9,10 +9,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from audit import Outcome
 from webapp import auditing
 from webapp.api import bp, tokens
+from webapp.customers import flags
 from webapp.extensions import csrf, db
 from webapp.importers import already_there, customers_of, lookups, manifest, store_call, wav
 from webapp.importers.entry import Rejected
 from webapp.models import ApiToken
+from webapp.phones import to_e164
 
 csrf.exempt(bp)
 
@@ -81,3 +83,56 @@ def _rejected(status: int, reason: str):
         "api.recording", Outcome.FAILED, actor_name=g.token_name, detail={"reason": reason[:200]}
     )
     return _answer(status, error=reason)
+
+
+@bp.get("/contact-permission")
+@tokens.required(ApiToken.CONTACT)
+def contact_permission():
+    """May ``phone`` (any usual format) be contacted today for ``purpose``? The answer names
+    its reason and the flag that decided it (webapp.customers.flags has the rules); 400 names
+    what is wrong with the question. Every question is audited, without the number; like every
+    answer of the app, none may be cached (Cache-Control: no-store, webapp.http)."""
+    text = request.args.get("phone", "").strip()
+    try:
+        phone = to_e164(text)
+    except ValueError:
+        phone = None
+    purpose = request.args.get("purpose", "").strip()
+    problems = {}
+    if phone is None:
+        problems["phone"] = "phone: a phone number is needed, e.g. +358401234567 or 040 123 4567"
+    if purpose not in flags.PURPOSES:
+        problems["purpose"] = f"purpose: one of {', '.join(flags.PURPOSES)}"
+    if problems:
+        auditing.write(
+            "contact.check",
+            Outcome.FAILED,
+            actor_name=g.token_name,
+            detail={"wrong": list(problems)},
+        )
+        extra = {"purposes": list(flags.PURPOSES)} if "purpose" in problems else {}
+        return _answer(400, error="; ".join(problems.values()), **extra)
+    decision = flags.decide(phone, purpose, flags.today())
+    customer = str(decision.customer_id) if decision.customer_id else None
+    auditing.write(
+        "contact.check",
+        Outcome.ALLOWED if decision.allowed else Outcome.DENIED,
+        actor_name=g.token_name,
+        object_type="customer" if customer else None,
+        object_id=customer,
+        customer_id=decision.customer_id,
+        detail={"purpose": purpose, "reason": decision.reason},
+    )
+    flag = decision.flag
+    return _answer(
+        200,
+        allowed=decision.allowed,
+        reason=decision.reason,
+        purpose=purpose,
+        phone=phone,
+        source=flag.source if flag else None,
+        valid_from=flag.valid_from.isoformat() if flag else None,
+        valid_until=flag.valid_until.isoformat() if flag and flag.valid_until else None,
+        recorded_at=flag.recorded_at.isoformat() if flag else None,
+        customer_known=decision.customer_known,
+    )
