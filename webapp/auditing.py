@@ -60,6 +60,19 @@ def write(
     return link.seq
 
 
+def about_customer(action: str, outcome: Outcome, customer_id: int, **about: Any) -> int:
+    """An event whose object is a customer: ``write`` with the customer named twice over, as
+    the object and as the customer whose data it touches."""
+    return write(
+        action,
+        outcome,
+        object_type="customer",
+        object_id=str(customer_id),
+        customer_id=customer_id,
+        **about,
+    )
+
+
 def for_command(action: str, outcome: Outcome = Outcome.ALLOWED, **about: Any) -> Link:
     """An event written by a ``tallenne`` command: the command line has no signed-in user, so
     the operating-system account acts. If the trail cannot be written, the command stops with

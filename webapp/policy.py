@@ -10,13 +10,16 @@ from flask import abort, current_app
 from sqlalchemy import ColumnElement, Select, false, select, true
 
 from audit import Outcome
-from webapp import auditing
+from webapp import auditing, retention
+from webapp.customers import flags
 from webapp.extensions import db
-from webapp.models import AccessGrant, Call, Purpose, Role, User, utcnow
+from webapp.models import AccessGrant, Call, Customer, CustomerFlag, Purpose, Role, User, utcnow
 
 SEES_ALL_CALLS = (Role.SUPERVISOR, Role.ADMIN, Role.DPO)
 # The DPO plays a recording only for a data-subject request; that purpose is theirs alone.
 DPO_PURPOSES = ("data_subject_request",)
+# What a restricted recording may still be played for while a legal hold keeps it (Art. 18(2)).
+LEGAL_CLAIM_PURPOSES = ("complaint", "authority_request")
 
 
 def call_visibility(user: User) -> ColumnElement[bool]:
@@ -45,6 +48,32 @@ def visible_call_or_404(user: User, call_id: int, action: str) -> Call:
     return call
 
 
+def customer_visibility(user: User) -> ColumnElement[bool]:
+    """Those who see all calls see every customer; an agent, the customers of their own calls
+    (to record a ban a customer states on the line); anyone else, none."""
+    if user.has_role(*SEES_ALL_CALLS):
+        return true()
+    if user.has_role(Role.AGENT):
+        return Customer.id.in_(select(Call.customer_id).where(Call.agent_id == user.id))
+    return false()
+
+
+def visible_customer_or_404(user: User, customer_id: int, action: str) -> Customer:
+    """As ``visible_call_or_404``: a customer one may not see does not exist for one."""
+    customer = db.session.scalar(
+        select(Customer).where(Customer.id == customer_id, customer_visibility(user))
+    )
+    if customer is None:
+        auditing.write(action, Outcome.DENIED, object_type="customer", object_id=str(customer_id))
+        abort(404)
+    return customer
+
+
+def manages_flags(user: User) -> bool:
+    """Who records any customer's bans and consents; an agent does so only from their call."""
+    return user.has_role(*SEES_ALL_CALLS)
+
+
 def require_role(user: User, role: Role, action: str, object_type: str) -> None:
     """A page that is one role's alone: anyone else's attempt is refused (403: the pages
     exist, and that is no secret) and audited as denied."""
@@ -58,14 +87,29 @@ def require_trail_reader(user: User, action: str) -> None:
     require_role(user, Role.DPO, action, "audit_trail")
 
 
-def purposes_for(user: User, call: Call) -> list[Purpose]:
-    """The purposes this user may state for playing this call, in the register's order."""
+def restriction_on(call: Call) -> CustomerFlag | None:
+    """The customer's restriction of processing (GDPR Art. 18) in force today, if any."""
+    if call.customer_id is None:
+        return None
+    row = flags.state_at(call.customer_id, flags.today())["restriction"]
+    return row if flags.in_force(row) else None
+
+
+def purposes_for(user: User, call: Call, restricted: bool | None = None) -> list[Purpose]:
+    """The purposes this user may state for playing this call, in the register's order. A
+    restricted customer's recording is played only for a data-subject request (the DPO) or,
+    while a legal hold keeps it, for the legal claim (a complaint or an authority request)."""
     register_purposes = call.service.register.purposes
     allowed: set[str] = set()
     if user.has_role(Role.SUPERVISOR, Role.ADMIN):
         allowed |= {p.code for p in register_purposes} - set(DPO_PURPOSES)
     if user.has_role(Role.DPO):
         allowed |= set(DPO_PURPOSES)
+    if restricted is None:
+        restricted = restriction_on(call) is not None
+    if restricted:
+        under_hold = retention.hold_on(call, flags.today()) is not None
+        allowed &= set(DPO_PURPOSES) | (set(LEGAL_CLAIM_PURPOSES) if under_hold else set())
     return [purpose for purpose in register_purposes if purpose.code in allowed]
 
 
@@ -82,7 +126,10 @@ class Access:
 
 
 def playback_access(user: User, call: Call, session_id: str | None) -> Access | None:
-    if call.agent_id == user.id:
+    """On what grounds this user may play this call now, or None. A restricted customer's
+    call is not played as one's own call, only for a purpose ``purposes_for`` allows."""
+    restricted = restriction_on(call) is not None
+    if call.agent_id == user.id and not restricted:
         return Access()
     if session_id is None:
         return None
@@ -97,6 +144,7 @@ def playback_access(user: User, call: Call, session_id: str | None) -> Access | 
         .order_by(AccessGrant.granted_at.desc())
         .limit(1)
     )
-    if grant is None or grant.purpose_code not in {p.code for p in purposes_for(user, call)}:
+    allowed = {p.code for p in purposes_for(user, call, restricted)}
+    if grant is None or grant.purpose_code not in allowed:
         return None
     return Access(grant.purpose_code, grant.case_ref)

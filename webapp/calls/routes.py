@@ -25,6 +25,9 @@ from webapp.auth import sessions
 from webapp.calls import bp
 from webapp.calls.forms import CallFilterForm, PurposeForm
 from webapp.calls.queries import Cursor, apply_filters, page
+from webapp.customers import flags
+from webapp.customers.forms import CallFlagForm, LinkForm
+from webapp.customers.panel import customer_panel
 from webapp.extensions import db
 from webapp.models import AccessGrant, Call, CustomerPhone, Role, Service, User
 from webapp.purposes import label as purpose_label
@@ -100,7 +103,9 @@ def _audit_search(form: CallFilterForm) -> None:
 
 @bp.get("/calls/<int:call_id>")
 @login_required
-def detail(call_id: int):
+def detail(call_id: int, flag_form: CallFlagForm | None = None, link_form: LinkForm | None = None):
+    """The call's facts, its customer's flags, and its recording, or the purpose asked first.
+    The customers blueprint renders it again with its forms' errors."""
     call = policy.visible_call_or_404(current_user, call_id, "call.view")
     access = policy.playback_access(current_user, call, sessions.current_id())
     _call_event("call.view", Outcome.ALLOWED, call, access)
@@ -117,6 +122,9 @@ def detail(call_id: int):
         purpose_label=purpose_label,
         expires=retention.expires_at(call),
         hold=retention.hold_on(call, datetime.now(UTC).date()),
+        restriction=policy.restriction_on(call),
+        customer=customer_panel(call, flag_form, link_form),
+        flag_kinds=flags.KINDS,
     )
 
 
@@ -167,7 +175,8 @@ def _call_event(
 def _access_or_403(call: Call, action: str) -> policy.Access:
     access = policy.playback_access(current_user, call, sessions.current_id())
     if access is None:
-        _call_event(action, Outcome.DENIED, call, detail={"reason": "purpose_required"})
+        reason = "restricted" if policy.restriction_on(call) else "purpose_required"
+        _call_event(action, Outcome.DENIED, call, detail={"reason": reason})
         abort(403)
     return access
 

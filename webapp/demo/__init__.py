@@ -34,6 +34,11 @@ from webapp.storage import storage
 LOCAL = ZoneInfo("Europe/Helsinki")
 CONTROLLER = "Järvenseudun Vesi ja Energia Oy (demo), Satamakatu 1, 15100 Lahti, 03 123 4567"
 
+PROCESSORS = (
+    "Puhelinjärjestelmän ylläpito: Esimerkkiverkot Oy (demo)\n"
+    "Sovelluksen ylläpito: Esimerkkipalvelut Oy (demo)"
+)
+
 USERS = [
     ("aino", "Aino Virtanen", Role.AGENT),
     ("eero", "Eero Mäkinen", Role.AGENT),
@@ -137,7 +142,8 @@ def populate(n_calls: int, seed: int) -> None:
         _users(current_app.config["DEMO_PASSWORD"])
         _customers(rng, 200)
         db.session.commit()
-        click.echo("Created demo registers, users and 200 customers.")
+        _flags(rng)
+        click.echo("Created demo registers, users and 200 customers, some with bans and consents.")
     existing = db.session.scalar(select(func.count(Call.id)))
     if existing < n_calls:
         _calls(random.Random(seed + existing), n_calls - existing)
@@ -155,6 +161,8 @@ def _registers() -> None:
             controller=CONTROLLER,
             contact="Asiakaspalvelupäällikkö, asiakaspalvelu@example.invalid",
             dpo_contact="Tietosuojavastaava, tietosuoja@example.invalid",
+            legal_basis="legitimate_interest",
+            processors=PROCESSORS,
         )
         db.session.add(register)
         db.session.flush()
@@ -204,6 +212,28 @@ def _customers(rng: random.Random, count: int) -> None:
                 CustomerPhone(phone_e164=_mobile(rng), secret=rng.random() < 0.1)
             )
         db.session.add(customer)
+
+
+# Bans and consents as customers give them: (kind, source, share of customers).
+DEMO_FLAGS = [
+    ("ban_telemarketing", "national_register", 0.12),
+    ("ban_direct_marketing", "letter", 0.05),
+    ("ban_sms_survey", "web_form", 0.08),
+    ("consent_email_marketing", "web_form", 0.15),
+    ("consent_sms_marketing", "web_form", 0.06),
+]
+
+
+def _flags(rng: random.Random) -> None:
+    """Each change through flags.record, as staff would make it: audited, from its source."""
+    from webapp.customers import flags
+
+    today = flags.today()
+    for customer in db.session.scalars(select(Customer).order_by(Customer.id)).all():
+        for kind, source, share in DEMO_FLAGS:
+            if rng.random() < share:
+                since = today - timedelta(days=rng.randrange(30, 900))
+                flags.record(customer, kind, True, source, since)
 
 
 def _business_time(rng: random.Random, now: datetime, days_back: int) -> datetime:
