@@ -3,10 +3,15 @@ URL map: a route that names a call and has no row here fails the suite."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from tests.support import ROLES, audit_rows, per_request_parts_removed
+from webapp.extensions import db
+from webapp.models import Customer, DataSubjectRequest
 
 # What a user gets for (their own call, another agent's call, a call that does not exist).
 # Others' calls are reached by those who see all calls, but playing or exporting one needs a
@@ -17,6 +22,10 @@ PURPOSE_FORM = {"own": 302, "other": 302, "missing": 404}
 ONLY_OWN = {"own": 200, "other": 404, "missing": 404}
 ONLY_OWN_FORM = {"own": 302, "other": 404, "missing": 404}
 NOTHING = {"own": 404, "other": 404, "missing": 404}
+# Forms posted empty: refused as incomplete (400) where the user may use them at all.
+FORM_INCOMPLETE = {"own": 400, "other": 400, "missing": 404}
+ONLY_OWN_INCOMPLETE = {"own": 400, "other": 404, "missing": 404}
+ONLY_OWN_REFUSED = {"own": 403, "other": 404, "missing": 404}
 
 EXPECTED = {
     "calls.detail": {
@@ -47,6 +56,23 @@ EXPECTED = {
         "dpo": PURPOSE_FORM,
         "maintainer": NOTHING,
     },
+    # A ban or consent stated on the call: an agent from their own call (aino's is linked to
+    # a customer; the others' calls are not, which is a 400 too).
+    "customers.call_flag": {
+        "agent": ONLY_OWN_INCOMPLETE,
+        "supervisor": FORM_INCOMPLETE,
+        "admin": FORM_INCOMPLETE,
+        "dpo": FORM_INCOMPLETE,
+        "maintainer": NOTHING,
+    },
+    # Linking a call to a customer by hand: those who manage customers' flags.
+    "customers.link_call": {
+        "agent": ONLY_OWN_REFUSED,
+        "supervisor": FORM_INCOMPLETE,
+        "admin": FORM_INCOMPLETE,
+        "dpo": FORM_INCOMPLETE,
+        "maintainer": NOTHING,
+    },
 }
 
 # Pages that name no call but are one role's alone: that role gets 200, every other 403.
@@ -58,7 +84,14 @@ ONE_ROLE = {
 }
 
 # Routes that answer without a login; every other route sends an anonymous visitor to /login.
-PUBLIC = {"static", "health.healthz", "auth.login", "auth.set_language"}
+PUBLIC = {
+    "static",
+    "health.healthz",
+    "auth.login",
+    "auth.set_language",
+    "privacy.index",
+    "privacy.notice",
+}
 
 USER_OF_ROLE = {str(role): name for name, role in ROLES.items() if name != "eero"}
 
@@ -92,6 +125,7 @@ def test_every_other_route_needs_a_login_or_a_token(app: Flask, world) -> None:
 ONE_ROLE_CHANGES = {
     "admin.set_hold": ("admin", "legal_hold"),
     "admin.lift_hold": ("admin", "legal_hold"),
+    "admin.edit_register": ("admin", "configuration"),
 }
 
 
@@ -111,7 +145,7 @@ def test_one_role_changes(app: Flask, world, login_as, endpoint: str, role: str)
     allowed, object_type = ONE_ROLE_CHANGES[endpoint]
     username = USER_OF_ROLE[role]
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
-    response = login_as(username).post(rule.rule.replace("<int:hold_id>", "1"), data={})
+    response = login_as(username).post(re.sub(r"<int:\w+>", "1", rule.rule), data={})
     if role == allowed:
         assert response.status_code in (400, 404)  # an empty form, a hold that is not there
         assert audit_rows(outcome="denied") == []
@@ -196,3 +230,72 @@ def test_list_shows_all_calls_to_those_who_see_all(world, login_as, username: st
 def test_maintainer_sees_no_calls(world, login_as) -> None:
     page = login_as("matti").get("/calls").text
     assert not any(f'/calls/{c.id}"' in page for c in world.calls.values())
+
+
+# The data-subject requests are the DPO's alone: anyone else gets 403 on every method of every
+# route, the attempt is audited, and nothing changes. The DPO's own request is what each row
+# sends (a case of the kind its route acts on): it is done, which shows the refusal is the
+# role's. A route under /requests without a row fails the suite.
+DSR_ROUTES = {
+    "requests.index": ("access", {}),
+    "requests.new": (
+        "access",
+        {
+            "customer": "100001",
+            "kind": "access",
+            "received_on": "2026-01-05",
+            "identity_check": "in_person",
+        },
+    ),
+    "requests.detail": ("access", {}),
+    "requests.package": ("access", {}),
+    "requests.close": ("access", {"close-status": "done", "close-outcome": "Answered."}),
+    "requests.rectify": ("rectification", {"fix-name": "Maija Virtanen", "fix-language": "fi"}),
+    "requests.erase": ("erasure", {"obligation": "Kirjanpitolaki 2:10"}),
+    "requests.record_flag": ("restriction", {}),
+}
+
+
+def test_every_request_route_has_a_rule(app: Flask) -> None:
+    names = {r.endpoint for r in app.url_map.iter_rules() if r.rule.startswith("/requests")}
+    assert names == set(DSR_ROUTES), f"routes without a rule: {names - set(DSR_ROUTES)}"
+
+
+@pytest.mark.parametrize("role", sorted(USER_OF_ROLE))
+@pytest.mark.parametrize("endpoint", sorted(DSR_ROUTES))
+def test_request_routes_are_the_dpos_alone(
+    app: Flask, world, login_as, endpoint: str, role: str
+) -> None:
+    kind, data = DSR_ROUTES[endpoint]
+    dsr = DataSubjectRequest(
+        reference="TP-2026-0900",
+        kind=kind,
+        customer_id=world.customer.id,
+        received_on=world.calls["aino"].started_at.date(),
+        deadline=world.calls["aino"].started_at.date(),
+        identity_check="in_person",
+        status="open",
+    )
+    db.session.add(dsr)
+    db.session.commit()
+    username = USER_OF_ROLE[role]
+    client = login_as(username)
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    url = rule.rule.replace("<int:case_id>", str(dsr.id))
+    for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+        before = len(audit_rows(outcome="denied"))
+        response = client.open(url, method=method, data=data if method == "POST" else None)
+        denied = audit_rows(outcome="denied")[before:]
+        if role == "dpo":
+            assert response.status_code in (200, 302), (endpoint, method, response.status_code)
+            assert denied == []
+        else:
+            assert response.status_code == 403, (endpoint, method, response.status_code)
+            assert [(d.actor_name, d.object_type) for d in denied] == [(username, "dsr_case")]
+    if role != "dpo":
+        db.session.expire_all()
+        cases = db.session.scalars(sa.select(DataSubjectRequest)).all()
+        assert [(c.id, c.status) for c in cases] == [(dsr.id, "open")]
+        assert db.session.get(Customer, world.customer.id).name == "Maija Meikäläinen"
+        done = [e for e in audit_rows(outcome="allowed") if e.action.startswith("dsr.")]
+        assert done == []

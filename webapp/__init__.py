@@ -45,14 +45,19 @@ def register_request_context(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from webapp import admin, api, auth, calls, health, trail
+    from webapp import admin, api, auth, calls, customers, health, privacy, requests, trail
 
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(calls.bp)
+    app.register_blueprint(customers.bp)
     app.register_blueprint(trail.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(privacy.bp)
+    app.register_blueprint(requests.bp)
+    # Pages link to another part only where the app has it.
+    app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
 
 
 def register_error_handlers(app: Flask) -> None:

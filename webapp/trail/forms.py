@@ -26,6 +26,14 @@ ACTION_LABELS = {
     "audit.export": _l("Audit trail exported"),
     "audit.export.completed": _l("Audit trail export completed"),
     "audit.checkpoint": _l("Audit checkpoint"),
+    "dsr.open": _l("Data-subject request opened"),
+    "dsr.view": _l("Data-subject request viewed"),
+    "dsr.package": _l("Access package downloaded"),
+    "dsr.package.completed": _l("Access package download completed"),
+    "dsr.rectify": _l("Customer's data rectified"),
+    "dsr.erase": _l("Customer erased"),
+    "dsr.erase.again": _l("Restored customer erased again"),
+    "dsr.close": _l("Data-subject request closed"),
 }
 OUTCOME_LABELS = {
     Outcome.ALLOWED: _l("allowed"),
