@@ -18,14 +18,14 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $@
 
 %.mo: %.po $(STAMP)
-	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
+	$(BIN)/pybabel compile -i $< -o $@
 
 translations: $(MO)
 
 # Re-extract the UI strings and merge them into the Finnish and Swedish catalogues.
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o webapp/translations/messages.pot .
-	$(BIN)/pybabel update -i webapp/translations/messages.pot -d webapp/translations
+	$(BIN)/pybabel update -N -i webapp/translations/messages.pot -d webapp/translations
 
 demo: install
 	TALLENNE_DEMO=1 $(BIN)/tallenne demo

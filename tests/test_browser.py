@@ -236,7 +236,7 @@ def test_supervisor_states_a_purpose_before_the_player_appears(page: Page, world
 
 def test_login_by_keyboard_alone(page: Page, world: World) -> None:
     page.goto("/login")
-    assert focused(page) == "input#username"  # autofocus
+    expect(page.locator("input#username")).to_be_focused()  # autofocus, once the page is in
 
     # Nothing comes before the skip link: walking back from the username field ends on it.
     walked = []
@@ -248,7 +248,7 @@ def test_login_by_keyboard_alone(page: Page, world: World) -> None:
     assert walked and walked[-1] == "a.skip", walked
 
     page.goto("/login")
-    assert focused(page) == "input#username"
+    expect(page.locator("input#username")).to_be_focused()
     page.keyboard.type("aino")
     page.keyboard.press("Tab")
     assert focused(page) == "input#password"
