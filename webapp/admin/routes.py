@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -157,10 +158,12 @@ def edit_register(register_id: int):
         flash(_("The register's settings are saved."), "info")
         if newly_expired:
             flash(
-                _(
-                    "%(count)s recordings are now past the register's retention period: the "
+                ngettext(
+                    "%(num)s recording is now past the register's retention period: the "
+                    "next purge removes it.",
+                    "%(num)s recordings are now past the register's retention period: the "
                     "next purge removes them.",
-                    count=newly_expired,
+                    newly_expired,
                 ),
                 "info",
             )
