@@ -42,6 +42,12 @@ def test_a_customer_is_found_by_any_form_of_number_or_name(world, login_as, quer
     assert event.customer_id == world.customer.id
 
 
+@pytest.mark.parametrize("query", ["åberg", "ÅKE", "Åke Å"])
+def test_a_name_is_found_in_any_case_of_its_letters(world, login_as, second, query) -> None:
+    page = login_as("sanna").post("/customers", data={"q": query}, headers=EN).text
+    assert f'/customers/{second.id}"' in page and "1 customer found" in page
+
+
 def test_a_search_finds_nothing_and_says_so(world, login_as, second) -> None:
     page = login_as("sanna").post("/customers", data={"q": "050 999 9999"}, headers=EN).text
     assert "0 customers found" in page

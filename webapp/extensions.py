@@ -41,6 +41,12 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+        # SQLite's own lower() folds ASCII alone: "Åberg" would not be found as "åberg".
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(text: str | None) -> str | None:
+    return text.lower() if isinstance(text, str) else text
 
 
 # Autogenerate compares against both the webapp's tables and the audit trail's.
