@@ -54,6 +54,7 @@ bench: install
 	$(BIN)/python -m bench.streaming
 	$(BIN)/python -m bench.imports
 	$(BIN)/python -m bench.retention
+	$(BIN)/python -m bench.customers
 
 clean:
 	rm -rf $(VENV) $(MO) .pytest_cache

@@ -209,7 +209,8 @@ def test_a_missing_recording_stops_the_package_saying_which(world, login_as) -> 
     dsr = _open_case(tiina)
     gone = world.calls["aino_secret"]
     storage().files.path(gone.recording_key).unlink()
-    response = tiina.get(f"/requests/{dsr.id}/package")
+    # The message is flashed in the language of the request that made it.
+    response = tiina.get(f"/requests/{dsr.id}/package", headers={"Accept-Language": "en"})
     assert response.status_code == 302
     page = tiina.get(response.headers["Location"], headers={"Accept-Language": "en"}).text
     assert "missing or damaged" in page and str(gone.id) in page
