@@ -25,7 +25,7 @@ import click
 import sqlalchemy as sa
 
 from bench.calls_list import OUT, echo
-from bench.docs import marked, write_blocks
+from bench.docs import publish
 from bench.fresh import sqlite_app
 from webapp.customers import billing, campaign
 from webapp.extensions import db
@@ -169,10 +169,7 @@ def main(n: int, docs: bool) -> None:
     block = section(figures)
     echo(block)
     if docs:
-        write_blocks(
-            "customers", {"header": marked("customers", "header", HEADER), "figures": block}
-        )
-        echo("wrote docs/benchmarks.md")
+        publish("customers", HEADER, block)
     ok = figures["right"] and max(figures["first_s"], figures["again_s"], figures["check_s"])
     sys.exit(0 if ok and ok < LIMIT_S else 1)
 

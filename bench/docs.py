@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from bench.calls_list import DOCS
+from bench.calls_list import DOCS, ROOT, echo
 
 
 def marked(name: str, part: str, text: str) -> str:
@@ -23,3 +23,10 @@ def write_blocks(name: str, blocks: dict[str, str]) -> None:
         else:
             text = text.rstrip("\n") + "\n\n" + block
     DOCS.write_text(text)
+
+
+def publish(name: str, header: str, figures: str) -> None:
+    """A benchmark's two blocks, its header (what it measures, its target) and its figures
+    (already marked), put in place; and say so."""
+    write_blocks(name, {"header": marked(name, "header", header), "figures": figures})
+    echo(f"wrote {DOCS.relative_to(ROOT)}")

@@ -22,7 +22,7 @@ import click
 import sqlalchemy as sa
 
 from bench.calls_list import OUT, echo
-from bench.docs import marked, write_blocks
+from bench.docs import publish
 from bench.fresh import one_service, sqlite_app
 from webapp import retention
 from webapp.extensions import db
@@ -128,10 +128,7 @@ def main(n: int, docs: bool) -> None:
     block = section(figures)
     echo(block)
     if docs:
-        write_blocks(
-            "retention", {"header": marked("retention", "header", HEADER), "figures": block}
-        )
-        echo("wrote docs/benchmarks.md")
+        publish("retention", HEADER, block)
     sys.exit(0 if figures["seconds"] < LIMIT_S and figures["right"] else 1)
 
 

@@ -56,8 +56,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(privacy.bp)
     app.register_blueprint(requests.bp)
-    # Pages link to another part only where the app has it.
-    app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
 
 
 def register_error_handlers(app: Flask) -> None:

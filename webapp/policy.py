@@ -125,10 +125,14 @@ class Access:
         return self.purpose is None
 
 
-def playback_access(user: User, call: Call, session_id: str | None) -> Access | None:
+def playback_access(
+    user: User, call: Call, session_id: str | None, restricted: bool | None = None
+) -> Access | None:
     """On what grounds this user may play this call now, or None. A restricted customer's
-    call is not played as one's own call, only for a purpose ``purposes_for`` allows."""
-    restricted = restriction_on(call) is not None
+    call is not played as one's own call, only for a purpose ``purposes_for`` allows. A caller
+    that has looked the restriction up already passes ``restricted``."""
+    if restricted is None:
+        restricted = restriction_on(call) is not None
     if call.agent_id == user.id and not restricted:
         return Access()
     if session_id is None:

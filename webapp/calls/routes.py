@@ -107,10 +107,12 @@ def detail(call_id: int, flag_form: CallFlagForm | None = None, link_form: LinkF
     """The call's facts, its customer's flags, and its recording, or the purpose asked first.
     The customers blueprint renders it again with its forms' errors."""
     call = policy.visible_call_or_404(current_user, call_id, "call.view")
-    access = policy.playback_access(current_user, call, sessions.current_id())
+    restriction = policy.restriction_on(call)
+    restricted = restriction is not None
+    access = policy.playback_access(current_user, call, sessions.current_id(), restricted)
     _call_event("call.view", Outcome.ALLOWED, call, access)
     form = None
-    purposes = policy.purposes_for(current_user, call)
+    purposes = policy.purposes_for(current_user, call, restricted)
     if access is None and purposes:
         form = PurposeForm()
         form.set_purposes(purposes)
@@ -122,7 +124,8 @@ def detail(call_id: int, flag_form: CallFlagForm | None = None, link_form: LinkF
         purpose_label=purpose_label,
         expires=retention.expires_at(call),
         hold=retention.hold_on(call, datetime.now(UTC).date()),
-        restriction=policy.restriction_on(call),
+        restriction=restriction,
+        # After the event's commit, which would expire the flag rows it reads.
         customer=customer_panel(call, flag_form, link_form),
         flag_kinds=flags.KINDS,
     )
@@ -173,9 +176,10 @@ def _call_event(
 
 
 def _access_or_403(call: Call, action: str) -> policy.Access:
-    access = policy.playback_access(current_user, call, sessions.current_id())
+    restricted = policy.restriction_on(call) is not None
+    access = policy.playback_access(current_user, call, sessions.current_id(), restricted)
     if access is None:
-        reason = "restricted" if policy.restriction_on(call) else "purpose_required"
+        reason = "restricted" if restricted else "purpose_required"
         _call_event(action, Outcome.DENIED, call, detail={"reason": reason})
         abort(403)
     return access

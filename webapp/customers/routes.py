@@ -85,7 +85,9 @@ def detail(customer_id: int, flag_form: FlagForm | None = None):
         .order_by(Call.started_at.desc(), Call.id.desc())
         .limit(CALLS_SHOWN + 1)
     ).all()
-    if policy.manages_flags(current_user) and flag_form is None:
+    if not policy.manages_flags(current_user):
+        flag_form = None
+    elif flag_form is None:
         flag_form = FlagForm(valid_from=flags.today())
     return render_template(
         "customers/detail.html",
@@ -94,7 +96,7 @@ def detail(customer_id: int, flag_form: FlagForm | None = None):
         more_calls=len(calls) > CALLS_SHOWN,
         state=flags.state_at(customer.id, flags.today()),
         history=db.session.scalars(flags.history(customer.id).limit(500)).all(),
-        flag_form=flag_form if policy.manages_flags(current_user) else None,
+        flag_form=flag_form,
         in_force=flags.in_force,
         kinds=flags.KINDS,
         sources=flags.SOURCES,
