@@ -8,6 +8,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 
+import ldap3
 import pytest
 from flask import Flask, current_app
 from flask.testing import FlaskClient
@@ -87,6 +88,17 @@ def test_a_renamed_account_stays_the_same_user(app: Flask, ad: Domain) -> None:
     assert login(app.test_client(), new, AD_PASSWORD).status_code == 302
     assert user_row(new).id == before
     assert user_row(sam) is None
+
+
+def test_the_department_in_ad_is_the_agents_team(app: Flask, ad: Domain) -> None:
+    sam = ad.user("agent")
+    assert login(app.test_client(), sam, AD_PASSWORD).status_code == 302
+    assert user_row(sam).team is None
+    for team in ("Vesihuolto", "Laskutus"):
+        change = {"department": [(ldap3.MODIFY_REPLACE, [team])]}
+        assert ad.dc.admin.modify(ad.dc.dn(sam), change), ad.dc.admin.result
+        assert login(app.test_client(), sam, AD_PASSWORD).status_code == 302
+        assert user_row(sam).team == team
 
 
 def test_someone_in_no_mapped_group_is_told_they_have_no_access(app: Flask, ad: Domain) -> None:

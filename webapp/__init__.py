@@ -45,7 +45,19 @@ def register_request_context(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from webapp import admin, api, auth, calls, customers, health, privacy, requests, trail
+    from webapp import (
+        admin,
+        api,
+        auth,
+        calls,
+        customers,
+        health,
+        privacy,
+        requests,
+        reviews,
+        stats,
+        trail,
+    )
 
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
@@ -56,6 +68,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(privacy.bp)
     app.register_blueprint(requests.bp)
+    app.register_blueprint(reviews.bp)
+    app.register_blueprint(stats.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -63,10 +63,11 @@ def users_group() -> None:
     help="Repeat for several roles.",
 )
 @click.option("--display-name", default=None)
+@click.option("--team", default=None, help="The agent's team, as quality statistics name it.")
 @click.password_option(prompt="Password", confirmation_prompt=True)
 @with_appcontext
 def create_local(
-    name: str, roles: tuple[str, ...], display_name: str | None, password: str
+    name: str, roles: tuple[str, ...], display_name: str | None, team: str | None, password: str
 ) -> None:
     """A local account, e.g. the audited break-glass administrator (prompts for the password)."""
     from webapp.auth.backends import set_local_password
@@ -77,7 +78,9 @@ def create_local(
     if len(password) < 12:
         click.echo("The password must be at least 12 characters long.", err=True)
         sys.exit(2)
-    user = User(username=name, display_name=display_name or name, auth_source="local")
+    user = User(
+        username=name, display_name=display_name or name, team=team, auth_source="local"
+    )
     user.roles = {Role(r) for r in roles}
     set_local_password(user, password)
     db.session.add(user)

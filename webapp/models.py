@@ -49,6 +49,8 @@ class User(UserMixin, db.Model):
     username: Mapped[str] = mapped_column(String(255), unique=True)
     display_name: Mapped[str] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(255))
+    # The team an agent works in (AD's department attribute): what quality statistics group by.
+    team: Mapped[str | None] = mapped_column(String(255))
     auth_source: Mapped[str] = mapped_column(String(16), default="local")
     # AD objectGUID for directory users: a renamed account stays the same user.
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -138,6 +140,10 @@ class Register(db.Model):
     notice_updated_on: Mapped[date] = mapped_column(
         Date, default=lambda: utcnow().date(), server_default=text("CURRENT_DATE")
     )
+    # Quality review: the scorecard its calls are reviewed on, and how many calls of each
+    # agent a month's review queue samples.
+    scorecard_id: Mapped[int | None] = mapped_column(ForeignKey("scorecard.id"))
+    review_sample_size: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
 
     services: Mapped[list[Service]] = relationship(back_populates="register")
     purpose_rows: Mapped[list[RegisterPurpose]] = relationship(cascade="all, delete-orphan")
@@ -146,7 +152,12 @@ class Register(db.Model):
     def purposes(self) -> list[Purpose]:
         return sorted((row.purpose for row in self.purpose_rows), key=lambda p: p.position)
 
-    __table_args__ = (CheckConstraint("retention_months > 0", name="retention_positive"),)
+    scorecard: Mapped[Scorecard | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("retention_months > 0", name="retention_positive"),
+        CheckConstraint("review_sample_size >= 0", name="sample_size_nonnegative"),
+    )
 
 
 class Purpose(db.Model):
@@ -459,3 +470,191 @@ class AccessGrant(db.Model):
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (Index("ix_access_grant_session_call", "session_id", "call_id"),)
+
+
+class Scorecard(db.Model):
+    """What a quality review scores. Its criteria live in versions: a change makes a new
+    version, and a review keeps the version it was made on, so an old score keeps its meaning."""
+
+    __tablename__ = "scorecard"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    versions: Mapped[list[ScorecardVersion]] = relationship(
+        back_populates="scorecard", order_by="ScorecardVersion.number"
+    )
+
+    @property
+    def current(self) -> ScorecardVersion | None:
+        return self.versions[-1] if self.versions else None
+
+
+class ScorecardVersion(db.Model):
+    """One version of a scorecard: never changed once written."""
+
+    __tablename__ = "scorecard_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scorecard_id: Mapped[int] = mapped_column(ForeignKey("scorecard.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    scorecard: Mapped[Scorecard] = relationship(back_populates="versions")
+    criteria: Mapped[list[Criterion]] = relationship(
+        order_by="Criterion.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def sections(self) -> list[tuple[str, list[Criterion]]]:
+        """The criteria grouped in their sections, in order."""
+        grouped: list[tuple[str, list[Criterion]]] = []
+        for criterion in self.criteria:
+            if not grouped or grouped[-1][0] != criterion.section:
+                grouped.append((criterion.section, []))
+            grouped[-1][1].append(criterion)
+        return grouped
+
+    __table_args__ = (UniqueConstraint("scorecard_id", "number", name="uq_scorecard_version"),)
+
+
+class Criterion(db.Model):
+    """One thing a review scores, on a scale from ``scale_min`` to ``scale_max``, weighted."""
+
+    __tablename__ = "scorecard_criterion"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("scorecard_version.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    section: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    scale_min: Mapped[int] = mapped_column(Integer)
+    scale_max: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+
+    @property
+    def scale(self) -> range:
+        return range(self.scale_min, self.scale_max + 1)
+
+    __table_args__ = (
+        CheckConstraint("scale_max > scale_min", name="scale"),
+        CheckConstraint("weight > 0", name="weight_positive"),
+    )
+
+
+class Review(db.Model):
+    """A supervisor's quality review of one call: a draft until published, then the agent's
+    to read, acknowledge and answer. It leaves with its call (purged or erased)."""
+
+    __tablename__ = "review"
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(
+        ForeignKey("call.id", ondelete="CASCADE"), unique=True
+    )
+    version_id: Mapped[int] = mapped_column(ForeignKey("scorecard_version.id"))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    # The call's agent, and their team when the review was published: what statistics count.
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    agent_team: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(10), default=DRAFT)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    # The weighted score in per cent of the scale, set when published.
+    score: Mapped[float | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    call: Mapped[Call] = relationship()
+    version: Mapped[ScorecardVersion] = relationship()
+    reviewer: Mapped[User] = relationship(foreign_keys=[reviewer_id])
+    agent: Mapped[User | None] = relationship(foreign_keys=[agent_id])
+    scores: Mapped[list[ReviewScore]] = relationship(cascade="all, delete-orphan")
+    comments: Mapped[list[ReviewComment]] = relationship(
+        cascade="all, delete-orphan", order_by="ReviewComment.id"
+    )
+
+    @property
+    def published(self) -> bool:
+        return self.status == self.PUBLISHED
+
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'published')", name="status"),
+        CheckConstraint("(status = 'published') = (published_at IS NOT NULL)", name="published"),
+    )
+
+
+class ReviewScore(db.Model):
+    """A criterion's score in a review; None: not applicable to this call."""
+
+    __tablename__ = "review_score"
+
+    review_id: Mapped[int] = mapped_column(
+        ForeignKey("review.id", ondelete="CASCADE"), primary_key=True
+    )
+    criterion_id: Mapped[int] = mapped_column(
+        ForeignKey("scorecard_criterion.id"), primary_key=True
+    )
+    value: Mapped[int | None] = mapped_column(Integer)
+
+
+class ReviewComment(db.Model):
+    """A comment on a review: the reviewer's, pinned to a moment of the recording or not,
+    or the agent's reply."""
+
+    __tablename__ = "review_comment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(
+        ForeignKey("review.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    at_ms: Mapped[int | None] = mapped_column(Integer)  # the moment, from the recording's start
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    author: Mapped[User | None] = relationship()
+
+    @property
+    def at_s(self) -> float | None:
+        return None if self.at_ms is None else self.at_ms / 1000
+
+    __table_args__ = (CheckConstraint("at_ms IS NULL OR at_ms >= 0", name="moment"),)
+
+
+class ReviewRound(db.Model):
+    """A month's review queue: the secret seed its sample is drawn with. Drawn again from the
+    same seed, the sample is the same; no one can tell beforehand which calls it will take."""
+
+    __tablename__ = "review_round"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # 2026-11
+    seed: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TrainingItem(db.Model):
+    """A call in the training library, marked by a supervisor. It leaves with its call; while
+    its customer objects or has restricted processing, the library does not offer it."""
+
+    __tablename__ = "training_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(
+        ForeignKey("call.id", ondelete="CASCADE"), unique=True
+    )
+    title: Mapped[str] = mapped_column(String(255))
+    marked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    call: Mapped[Call] = relationship()
+    marked_by: Mapped[User | None] = relationship()

@@ -16,6 +16,8 @@ from webapp.extensions import db
 from webapp.models import AccessGrant, Call, Customer, CustomerFlag, Purpose, Role, User, utcnow
 
 SEES_ALL_CALLS = (Role.SUPERVISOR, Role.ADMIN, Role.DPO)
+# Who reviews calls for quality, marks them for training, and reads the statistics.
+REVIEWERS = (Role.SUPERVISOR, Role.ADMIN)
 # The DPO plays a recording only for a data-subject request; that purpose is theirs alone.
 DPO_PURPOSES = ("data_subject_request",)
 # What a restricted recording may still be played for while a legal hold keeps it (Art. 18(2)).
@@ -74,10 +76,12 @@ def manages_flags(user: User) -> bool:
     return user.has_role(*SEES_ALL_CALLS)
 
 
-def require_role(user: User, role: Role, action: str, object_type: str) -> None:
-    """A page that is one role's alone: anyone else's attempt is refused (403: the pages
-    exist, and that is no secret) and audited as denied."""
-    if not user.has_role(role):
+def require_role(
+    user: User, role: Role | tuple[Role, ...], action: str, object_type: str
+) -> None:
+    """A page that is one role's alone (or a few roles'): anyone else's attempt is refused
+    (403: the pages exist, and that is no secret) and audited as denied."""
+    if not user.has_role(*(role if isinstance(role, tuple) else (role,))):
         auditing.write(action, Outcome.DENIED, object_type=object_type)
         abort(403)
 

@@ -77,6 +77,7 @@ def apply_directory_account(user: User, account: Account) -> None:
     _rename(user, account.username)
     user.display_name = account.display_name
     user.email = account.email
+    user.team = account.department
     before = user.roles
     if account.roles != before:
         user.roles = set(account.roles)
@@ -115,6 +116,7 @@ def gone_from_directory(user: User) -> Account:
         email=user.email,
         roles=frozenset(),
         enabled=False,
+        department=user.team,
     )
 
 
@@ -124,6 +126,7 @@ def _directory_user(account: Account) -> User:
         user = User(
             username=account.username,
             display_name=account.display_name,
+            team=account.department,
             external_id=account.guid,
             auth_source="ldap",
             active=bool(account.roles),

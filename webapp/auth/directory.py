@@ -48,6 +48,7 @@ ATTRIBUTES = [
     "userPrincipalName",
     "displayName",
     "mail",
+    "department",
     "userAccountControl",
     "msDS-User-Account-Control-Computed",
     "accountExpires",
@@ -93,6 +94,7 @@ class Account:
     email: str | None
     roles: frozenset[Role]
     enabled: bool = True
+    department: str | None = None  # the team quality statistics group agents by
 
 
 @dataclass(frozen=True)
@@ -375,6 +377,7 @@ class Directory:
             display_name=_first(entry, "displayName") or sam,
             email=_first(entry, "mail") or None,
             roles=roles,
+            department=_first(entry, "department") or None,
             # Locked out or a password to change is passing; disabled or expired is not.
             enabled=_account_state(entry) not in {Outcome.DISABLED, Outcome.ACCOUNT_EXPIRED},
         )
