@@ -22,10 +22,13 @@ from tests.support import PASSWORD, ROLES, Domain, World, login, require
 from webapp import create_app, purposes
 from webapp.extensions import db
 from webapp.models import (
+    Criterion,
     Customer,
     CustomerPhone,
     Register,
     RegisterPurpose,
+    Scorecard,
+    ScorecardVersion,
     Service,
     User,
 )
@@ -164,6 +167,28 @@ def password_hash() -> str:
 @pytest.fixture
 def world(app: Flask, password_hash: str) -> World:
     w = World()
+    # One scorecard for both registers: two sections, scales of 1–5 and 0–1, weights 2 and 1.
+    w.scorecard = ScorecardVersion(
+        scorecard=Scorecard(name="Asiakaspalvelun laatu"),
+        number=1,
+        criteria=[
+            Criterion(
+                position=1, section="Avaus", title="Tervehdys", scale_min=1, scale_max=5, weight=2
+            ),
+            Criterion(
+                position=2,
+                section="Avaus",
+                title="Tunnistaminen",
+                scale_min=0,
+                scale_max=1,
+                weight=1,
+            ),
+            Criterion(
+                position=3, section="Ratkaisu", title="Ratkaisu", scale_min=1, scale_max=5, weight=2
+            ),
+        ],
+    )
+    db.session.add(w.scorecard)
     for code, name, months, purpose_codes, services in [
         (
             "asiakaspalvelu",
@@ -187,6 +212,7 @@ def world(app: Flask, password_hash: str) -> World:
             controller="Demo Oy",
             contact="asiakaspalvelu@example.invalid",
             dpo_contact="tietosuoja@example.invalid",
+            scorecard=w.scorecard.scorecard,
         )
         db.session.add(register)
         db.session.flush()

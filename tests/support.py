@@ -72,6 +72,7 @@ class World:
         self.services: dict[str, Service] = {}
         self.audio: dict[int, bytes] = {}
         self.customer: Customer | None = None
+        self.scorecard = None  # the ScorecardVersion both registers review on
 
     def add_call(
         self,

@@ -26,6 +26,7 @@ NOTHING = {"own": 404, "other": 404, "missing": 404}
 FORM_INCOMPLETE = {"own": 400, "other": 400, "missing": 404}
 ONLY_OWN_INCOMPLETE = {"own": 400, "other": 404, "missing": 404}
 ONLY_OWN_REFUSED = {"own": 403, "other": 404, "missing": 404}
+REFUSED = {"own": 403, "other": 403, "missing": 404}
 
 EXPECTED = {
     "calls.detail": {
@@ -63,6 +64,22 @@ EXPECTED = {
         "supervisor": FORM_INCOMPLETE,
         "admin": FORM_INCOMPLETE,
         "dpo": FORM_INCOMPLETE,
+        "maintainer": NOTHING,
+    },
+    # Reviewing a call and marking it for training: supervisors and administrators, on any
+    # call they see (their own call is refused with a message, and so redirected like the rest).
+    "reviews.start": {
+        "agent": ONLY_OWN_REFUSED,
+        "supervisor": PURPOSE_FORM,
+        "admin": PURPOSE_FORM,
+        "dpo": REFUSED,
+        "maintainer": NOTHING,
+    },
+    "reviews.mark_for_training": {
+        "agent": ONLY_OWN_REFUSED,
+        "supervisor": PURPOSE_FORM,
+        "admin": PURPOSE_FORM,
+        "dpo": REFUSED,
         "maintainer": NOTHING,
     },
     # Linking a call to a customer by hand: those who manage customers' flags.

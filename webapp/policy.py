@@ -7,13 +7,23 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import abort, current_app
-from sqlalchemy import ColumnElement, Select, false, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 
 from audit import Outcome
 from webapp import auditing, retention
 from webapp.customers import flags
 from webapp.extensions import db
-from webapp.models import AccessGrant, Call, Customer, CustomerFlag, Purpose, Role, User, utcnow
+from webapp.models import (
+    AccessGrant,
+    Call,
+    Customer,
+    CustomerFlag,
+    Purpose,
+    Review,
+    Role,
+    User,
+    utcnow,
+)
 
 SEES_ALL_CALLS = (Role.SUPERVISOR, Role.ADMIN, Role.DPO)
 # Who reviews calls for quality, marks them for training, and reads the statistics.
@@ -77,12 +87,16 @@ def manages_flags(user: User) -> bool:
 
 
 def require_role(
-    user: User, role: Role | tuple[Role, ...], action: str, object_type: str
+    user: User,
+    role: Role | tuple[Role, ...],
+    action: str,
+    object_type: str,
+    object_id: str | None = None,
 ) -> None:
     """A page that is one role's alone (or a few roles'): anyone else's attempt is refused
     (403: the pages exist, and that is no secret) and audited as denied."""
     if not user.has_role(*(role if isinstance(role, tuple) else (role,))):
-        auditing.write(action, Outcome.DENIED, object_type=object_type)
+        auditing.write(action, Outcome.DENIED, object_type=object_type, object_id=object_id)
         abort(403)
 
 
@@ -153,6 +167,41 @@ def playback_access(
         .limit(1)
     )
     allowed = {p.code for p in purposes_for(user, call, restricted)}
-    if grant is None or grant.purpose_code not in allowed:
-        return None
-    return Access(grant.purpose_code, grant.case_ref)
+    if grant is not None and grant.purpose_code in allowed:
+        return Access(grant.purpose_code, grant.case_ref)
+    # Reviewing a call is the purpose stated: its reviewer plays it for quality assurance.
+    if "quality" in allowed:
+        review_id = db.session.scalar(
+            select(Review.id).where(Review.call_id == call.id, Review.reviewer_id == user.id)
+        )
+        if review_id is not None:
+            return Access("quality", review_reference(review_id))
+    return None
+
+
+def review_reference(review_id: int) -> str:
+    """The case reference that a review's playback is audited under."""
+    return f"review:{review_id}"
+
+
+def review_visibility(user: User) -> ColumnElement[bool]:
+    """Supervisors and administrators see every published review and their own drafts; an
+    agent sees the published reviews of their own calls; no one else sees any."""
+    published = Review.status == Review.PUBLISHED
+    seen = []
+    if user.has_role(*REVIEWERS):
+        seen.append(or_(published, Review.reviewer_id == user.id))
+    if user.has_role(Role.AGENT):
+        seen.append(and_(published, Review.agent_id == user.id))
+    return or_(*seen) if seen else false()
+
+
+def visible_review_or_404(user: User, review_id: int, action: str) -> Review:
+    """As ``visible_call_or_404``: a review one may not see does not exist for one."""
+    review = db.session.scalar(
+        select(Review).where(Review.id == review_id, review_visibility(user))
+    )
+    if review is None:
+        auditing.write(action, Outcome.DENIED, object_type="review", object_id=str(review_id))
+        abort(404)
+    return review
