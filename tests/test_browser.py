@@ -264,3 +264,58 @@ def test_login_by_keyboard_alone(page: Page, world: World) -> None:
     assert box is not None and box["x"] >= 0, box
     page.keyboard.press("Enter")
     assert focused(page) == "main#main"
+
+
+def test_a_supervisor_pins_a_comment_and_the_agent_jumps_to_it(
+    browser: Browser, page: Page, base_url: str, world: World
+) -> None:
+    when = datetime(2026, 6, 3, 9, 0, tzinfo=UTC)
+    call = world.add_call("reviewed", "aino", seconds=30, started_at=when)
+    log_in(page, "sanna")
+    page.goto(f"/calls/{call.id}")
+    page.locator("form[action$='/review'] button[type=submit]").click()
+    page.wait_for_url("**/reviews/*")
+    review_url = page.url
+
+    # Click the timeline at 40 %: the player goes there, and the comment form takes the moment.
+    player = page.locator("audio#player")
+    wait_until(player, "a => a.readyState >= 1")
+    timeline = page.locator("svg#timeline")
+    box = timeline.bounding_box()
+    timeline.click(position={"x": box["width"] * 0.4, "y": box["height"] / 2})
+    wait_until(player, "a => !a.seeking && Math.abs(a.currentTime - 12) < 0.5")
+    expect(page.locator("input#moment")).to_have_value("0:12")
+    page.locator("textarea#body").fill("Tässä asiakas kysyy laskusta: hyvä vastaus.")
+    page.locator("form.comment-form button[type=submit]").click()
+    expect(page.locator("ol.comments a.moment")).to_have_text("▶ 0:12")
+    expect(page.locator("svg#timeline a.marker")).to_have_count(1)
+
+    for criterion in world.scorecard.criteria:
+        page.locator(f"input[name='c{criterion.id}'][value='{criterion.scale_max}']").check()
+    page.locator("textarea#comment").fill("Erinomainen puhelu.")
+    page.locator("button[name=publish]").click()
+    expect(page.locator(".messages .ok")).to_be_visible()
+    expect(page.locator("form.scorecard-form")).to_have_count(0)
+
+    # The agent, in a browser of her own, opens her feedback and jumps to the moment.
+    context = browser.new_context(base_url=base_url, locale="fi-FI")
+    context.set_default_timeout(WAIT_MS)
+    try:
+        agent = context.new_page()
+        log_in(agent, "aino")
+        agent.goto("/reviews")
+        agent.locator(f"a[href='{review_url.removeprefix(base_url)}']").click()
+        expect(agent.locator("p.lines").first).to_have_text(
+            "Tässä asiakas kysyy laskusta: hyvä vastaus."
+        )
+        player = agent.locator("audio#player")
+        wait_until(player, "a => a.readyState >= 1")
+        assert media_state(player)["currentTime"] == 0
+        agent.locator("ol.comments a.moment").click()
+        wait_until(player, "a => !a.seeking && a.currentTime >= 12 && !a.paused")
+        assert media_state(player)["currentTime"] == pytest.approx(12, abs=1.0)
+        assert agent.url.endswith(review_url.removeprefix(base_url))  # no reload: the script
+        agent.locator("form[action$='/acknowledge'] button").click()
+        expect(agent.locator(".messages .ok")).to_be_visible()
+    finally:
+        context.close()
