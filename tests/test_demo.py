@@ -80,5 +80,24 @@ def test_the_demo_maps_an_extension_to_each_agent(runner, app) -> None:
         .join(User)
         .order_by(AgentExtension.extension)
     ).all()
-    assert [m.username for m in mapped] == ["aino", "eero", "leena", "juha"]
-    assert [m.extension for m in mapped] == ["201", "202", "203", "204"]
+    agents = ["aino", "eero", "leena", "juha", "mari", "olli", "satu", "tomi", "heidi", "jussi"]
+    assert [m.username for m in mapped] == agents
+    assert [m.extension for m in mapped] == [str(201 + i) for i in range(len(agents))]
+
+
+def test_the_demo_has_a_months_reviews_to_do_and_months_done(runner, app) -> None:
+    from webapp.customers import flags
+    from webapp.models import Review, Scorecard, TrainingItem
+    from webapp.reviews import sampling
+
+    assert runner.invoke(args=["demo", "--calls", "300"]).exit_code == 0
+    scorecard = db.session.scalar(sa.select(Scorecard))
+    assert {r.scorecard_id for r in db.session.scalars(sa.select(Register))} == {scorecard.id}
+    reviews = list(db.session.scalars(sa.select(Review)))
+    assert reviews and all(r.published and r.score is not None for r in reviews)
+    assert {r.agent_team for r in reviews} == {"Vesi ja energia", "Laskutus"}
+    # Last month's queue has work left in it.
+    last = sampling.previous_month(flags.today().replace(day=1))
+    drawn = sampling.draw(last, sampling.seed_of(last)).call_ids
+    assert drawn - {r.call_id for r in reviews}
+    assert db.session.scalar(sa.select(sa.func.count(TrainingItem.id)))

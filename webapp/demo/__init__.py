@@ -26,6 +26,7 @@ from webapp.models import (
     Register,
     RegisterPurpose,
     Role,
+    Scorecard,
     Service,
     User,
 )
@@ -39,14 +40,22 @@ PROCESSORS = (
     "Sovelluksen ylläpito: Esimerkkipalvelut Oy (demo)"
 )
 
+WATER, BILLING = "Vesi ja energia", "Laskutus"
+# Agents in two teams of five: team figures of /stats need five people a cell.
 USERS = [
-    ("aino", "Aino Virtanen", Role.AGENT),
-    ("eero", "Eero Mäkinen", Role.AGENT),
-    ("leena", "Leena Korhonen", Role.AGENT),
-    ("juha", "Juha Nieminen", Role.AGENT),
-    ("sanna", "Sanna Laine", Role.SUPERVISOR),
-    ("pekka", "Pekka Heikkinen", Role.ADMIN),
-    ("tiina", "Tiina Koskinen", Role.DPO),
+    ("aino", "Aino Virtanen", Role.AGENT, WATER),
+    ("eero", "Eero Mäkinen", Role.AGENT, WATER),
+    ("leena", "Leena Korhonen", Role.AGENT, BILLING),
+    ("juha", "Juha Nieminen", Role.AGENT, BILLING),
+    ("mari", "Mari Salonen", Role.AGENT, WATER),
+    ("olli", "Olli Heinonen", Role.AGENT, WATER),
+    ("satu", "Satu Tuominen", Role.AGENT, WATER),
+    ("tomi", "Tomi Rantanen", Role.AGENT, BILLING),
+    ("heidi", "Heidi Lindqvist", Role.AGENT, BILLING),
+    ("jussi", "Jussi Peltonen", Role.AGENT, BILLING),
+    ("sanna", "Sanna Laine", Role.SUPERVISOR, None),
+    ("pekka", "Pekka Heikkinen", Role.ADMIN, None),
+    ("tiina", "Tiina Koskinen", Role.DPO, None),
 ]
 
 ALL_PURPOSES = purposes.CODES
@@ -149,6 +158,10 @@ def populate(n_calls: int, seed: int) -> None:
         _calls(random.Random(seed + existing), n_calls - existing)
     else:
         click.echo(f"The demo already has {existing} calls; kept as they are.")
+    if db.session.scalar(select(Scorecard.id).limit(1)) is None:
+        from webapp.demo import quality
+
+        quality.populate(random.Random(seed + 1))
     _print_logins()
 
 
@@ -174,11 +187,12 @@ def _registers() -> None:
 
 def _users(password: str) -> None:
     agents = 0
-    for username, name, role in USERS:
+    for username, name, role, team in USERS:
         user = User(
             username=username,
             display_name=name,
             email=f"{username}@example.invalid",
+            team=team,
             auth_source="local",
         )
         user.roles = {role}
@@ -302,5 +316,5 @@ def _calls(rng: random.Random, count: int) -> None:
 def _print_logins() -> None:
     password = current_app.config["DEMO_PASSWORD"]
     click.echo(f"\nDemo logins (password: {password!r}):")
-    for username, name, role in USERS:
+    for username, name, role, _team in USERS:
         click.echo(f"  {username:<6} {name:<16} {role}")
