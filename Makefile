@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python -m bench.imports
 	$(BIN)/python -m bench.retention
 	$(BIN)/python -m bench.customers
+	$(BIN)/python -m bench.reviews
 
 clean:
 	rm -rf $(VENV) $(MO) .pytest_cache

@@ -1,11 +1,11 @@
 """The monthly review queue: for each agent and register, a sample of the agent's calls of the
 month, as many as the register's sample size, so that every agent is reviewed alike.
 
-The sample is random and reproducible: a call's place in the draw is the HMAC of its id under
-the month's seed (``ReviewRound``, made the first time anyone opens the month's queue and kept),
-and each agent's sample is the calls that come first in the draw. Drawn again, from the same
-seed, the sample is the same; nobody can tell beforehand which calls it will take, since the
-seed does not exist until the month's queue is first opened.
+The sample is random and reproducible: a call's place in the draw is the keyed hash (BLAKE2b, a
+MAC) of its id under the month's seed (``ReviewRound``, made the first time anyone opens the
+month's queue, and kept), and each agent's sample is the calls that come first in the draw.
+Drawn again, from the same seed, the sample is the same; nobody can tell beforehand which calls
+it will take, since the seed does not exist until the month's queue is first opened.
 
 What it leaves out: calls of a register whose purposes exclude quality assurance, or that has
 no scorecard or a sample size of 0; calls without an agent; and calls of customers who object
@@ -16,10 +16,10 @@ call left out makes room for the next one in the draw.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import secrets
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -76,9 +76,17 @@ def seed_of(first: date) -> str:
     return db.session.get(ReviewRound, month).seed
 
 
-def place(seed: str, call_id: int) -> bytes:
-    """The call's place in the month's draw."""
-    return hmac.new(bytes.fromhex(seed), str(call_id).encode(), hashlib.sha256).digest()
+def place(seed: str) -> Callable[[int], bytes]:
+    """A call's place in the month's draw: the keyed BLAKE2b (a MAC) of its id under the
+    seed."""
+    keyed = hashlib.blake2b(key=bytes.fromhex(seed), digest_size=16)
+
+    def of(call_id: int) -> bytes:
+        h = keyed.copy()
+        h.update(str(call_id).encode())
+        return h.digest()
+
+    return of
 
 
 @dataclass
@@ -100,7 +108,7 @@ def draw(first: date, seed: str, day: date | None = None) -> Sample:
     day = day or flags.today()
     since, until = bounds(first)
     quality = select(RegisterPurpose.register_id).where(RegisterPurpose.purpose_code == "quality")
-    rows = db.session.execute(
+    rows = db.session.connection().execute(
         select(Call.id, Call.agent_id, Service.register_id, Register.review_sample_size)
         .add_columns(Call.customer_id)
         .join(Service, Call.service_id == Service.id)
@@ -114,28 +122,34 @@ def draw(first: date, seed: str, day: date | None = None) -> Sample:
             Register.id.in_(quality),
         )
     )
+    of = place(seed)
     groups: dict[tuple[int, int], list[tuple[bytes, int, int | None]]] = defaultdict(list)
     sizes: dict[tuple[int, int], int] = {}
     for call_id, agent_id, register_id, size, customer_id in rows:
-        groups[agent_id, register_id].append((place(seed, call_id), call_id, customer_id))
+        groups[agent_id, register_id].append((of(call_id), call_id, customer_id))
         sizes[agent_id, register_id] = size
-    sample = Sample()
+    for candidates in groups.values():
+        candidates.sort()
+    sample = Sample(
+        calls={key: [] for key in sorted(groups)},
+        answered={key: len(groups[key]) for key in groups},
+    )
+    taken = dict.fromkeys(groups, 0)  # how far down its draw each group has looked
     excluded: dict[int, bool] = {}  # customer id: objects or restricted
-    for key in sorted(groups):
-        candidates = sorted(groups[key])
-        chosen: list[int] = []
-        position = 0
-        while len(chosen) < sizes[key] and position < len(candidates):
-            # Look up the flags of just enough customers to fill the sample.
-            batch = candidates[position : position + 2 * (sizes[key] - len(chosen))]
-            position += len(batch)
-            _look_up(excluded, {c for _, _, c in batch if c is not None}, day)
-            for _, call_id, customer_id in batch:
-                if len(chosen) < sizes[key] and not excluded.get(customer_id, False):
-                    chosen.append(call_id)
-        sample.calls[key] = chosen
-        sample.answered[key] = len(candidates)
-    return sample
+    while True:
+        # Every group short of its size looks at just enough further calls to fill it; the
+        # customers of all of them are looked up together.
+        batch = {}
+        for key, candidates in groups.items():
+            wanted = sizes[key] - len(sample.calls[key])
+            if wanted > 0 and taken[key] < len(candidates):
+                batch[key] = candidates[taken[key] : taken[key] + wanted]
+                taken[key] += len(batch[key])
+        if not batch:
+            return sample
+        _look_up(excluded, {c for part in batch.values() for _, _, c in part if c}, day)
+        for key, part in batch.items():
+            sample.calls[key] += [i for _, i, c in part if not excluded.get(c, False)]
 
 
 def _look_up(excluded: dict[int, bool], customer_ids: set[int], day: date) -> None:
