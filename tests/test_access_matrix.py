@@ -98,6 +98,8 @@ ONE_ROLE = {
     "trail.attention": "dpo",
     "trail.export": "dpo",
     "admin.index": "admin",
+    "admin.scorecards": "admin",
+    "admin.new_scorecard": "admin",
 }
 
 # Routes that answer without a login; every other route sends an anonymous visitor to /login.
@@ -143,6 +145,8 @@ ONE_ROLE_CHANGES = {
     "admin.set_hold": ("admin", "legal_hold"),
     "admin.lift_hold": ("admin", "legal_hold"),
     "admin.edit_register": ("admin", "configuration"),
+    "admin.new_scorecard": ("admin", "configuration"),
+    "admin.edit_scorecard": ("admin", "configuration"),
 }
 
 

@@ -22,6 +22,8 @@ FORM = {
     "contact": "Asiakaspalvelupäällikkö",
     "dpo_contact": "Tietosuojavastaava, tietosuoja@example.invalid",
     "processors": "Esimerkkiverkot Oy (phone system)\n\nEsimerkkipalvelut Oy (hosting)",
+    "scorecard_id": "",
+    "review_sample_size": "3",
 }
 
 

@@ -503,6 +503,7 @@ class ScorecardVersion(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     scorecard: Mapped[Scorecard] = relationship(back_populates="versions")
+    created_by: Mapped[User | None] = relationship()
     criteria: Mapped[list[Criterion]] = relationship(
         order_by="Criterion.position", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -560,7 +561,7 @@ class Review(db.Model):
     call_id: Mapped[int] = mapped_column(
         ForeignKey("call.id", ondelete="CASCADE"), unique=True
     )
-    version_id: Mapped[int] = mapped_column(ForeignKey("scorecard_version.id"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("scorecard_version.id"), index=True)
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     # The call's agent, and their team when the review was published: what statistics count.
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)

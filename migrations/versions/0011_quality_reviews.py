@@ -118,6 +118,7 @@ def upgrade():
         sa.UniqueConstraint("call_id", name=op.f("uq_review_call_id")),
     )
     with op.batch_alter_table("review", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_review_version_id"), ["version_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_review_agent_id"), ["agent_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_review_reviewer_id"), ["reviewer_id"], unique=False)
 
@@ -218,6 +219,7 @@ def downgrade():
     op.drop_table("training_item")
     with op.batch_alter_table("review", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_review_reviewer_id"))
+        batch_op.drop_index(batch_op.f("ix_review_version_id"))
         batch_op.drop_index(batch_op.f("ix_review_agent_id"))
 
     op.drop_table("review")

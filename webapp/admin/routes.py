@@ -1,28 +1,41 @@
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from audit import Outcome
 from webapp import auditing, policy, retention
 from webapp.admin import bp
-from webapp.admin.forms import HOLD_REASONS, HoldForm, RegisterForm
+from webapp.admin.forms import (
+    HOLD_REASONS,
+    SCALES,
+    CriterionRow,
+    HoldForm,
+    RegisterForm,
+    ScorecardForm,
+)
 from webapp.auth.forms import ActionForm
 from webapp.extensions import db
 from webapp.models import (
     AgentExtension,
     ApiToken,
+    Criterion,
     Customer,
     LegalHold,
     Register,
     RegisterPurpose,
+    Review,
     Role,
+    Scorecard,
+    ScorecardVersion,
+    User,
 )
 
 ENDING_SOON = timedelta(days=14)
@@ -113,7 +126,16 @@ def _audit(action: str, hold: LegalHold) -> None:
 
 # What a register's form edits, as the audit event names them (never their values: a contact
 # person's name is personal data; the retention period is not and is recorded as it changes).
-REGISTER_FIELDS = ("name", "legal_basis", "controller", "contact", "dpo_contact", "processors")
+REGISTER_FIELDS = (
+    "name",
+    "legal_basis",
+    "controller",
+    "contact",
+    "dpo_contact",
+    "processors",
+    "scorecard_id",
+    "review_sample_size",
+)
 
 
 @bp.route("/registers/<int:register_id>", methods=["GET", "POST"])
@@ -191,3 +213,161 @@ def _apply(register: Register, form: RegisterForm) -> list[str]:
         )
         changed.append("purposes")
     return changed
+
+
+@bp.get("/scorecards")
+@login_required
+def scorecards():
+    """The scorecards, with the registers that review on each and the reviews made on each
+    version."""
+    policy.require_role(current_user, Role.ADMIN, "scorecard.view", "configuration")
+    cards = db.session.scalars(select(Scorecard).order_by(Scorecard.name)).all()
+    return render_template(
+        "admin/scorecards.html",
+        scorecards=cards,
+        registers=_registers_by_scorecard(),
+        reviews=_reviews_by_version(),
+    )
+
+
+@bp.route("/scorecards/new", methods=["GET", "POST"])
+@login_required
+def new_scorecard():
+    _require_scorecard_admin()
+    return _scorecard_page(None)
+
+
+@bp.route("/scorecards/<int:scorecard_id>", methods=["GET", "POST"])
+@login_required
+def edit_scorecard(scorecard_id: int):
+    """A scorecard's criteria, changed into a new version (a version is never changed, so a
+    review keeps what it was scored on); its versions, and any one of them to read."""
+    _require_scorecard_admin()
+    scorecard = db.session.get(Scorecard, scorecard_id) or abort(404)
+    return _scorecard_page(scorecard)
+
+
+def _require_scorecard_admin() -> None:
+    action = "scorecard.change" if request.method == "POST" else "scorecard.view"
+    policy.require_role(current_user, Role.ADMIN, action, "configuration")
+
+
+def _scorecard_page(scorecard: Scorecard | None):
+    if request.method == "GET":
+        form = ScorecardForm(scorecard=scorecard, **_form_data(scorecard))
+        return _render_scorecard(scorecard, form)
+    form = ScorecardForm(scorecard=scorecard)
+    if not form.validate_on_submit():
+        while len(form.criteria) < 3:
+            form.criteria.append_entry()
+        return _render_scorecard(scorecard, form), 400
+    return _save_scorecard(scorecard, form)
+
+
+def _save_scorecard(scorecard: Scorecard | None, form: ScorecardForm):
+    """A rename changes the scorecard; changed criteria are a new version, and the versions
+    before it stay as they were."""
+    current = scorecard.current if scorecard else None
+    rows = form.rows()
+    changed = []
+    if scorecard is None:
+        scorecard = Scorecard(name=form.name.data)
+        db.session.add(scorecard)
+        changed = ["name", "criteria"]
+    else:
+        if form.name.data != scorecard.name:
+            scorecard.name = form.name.data
+            changed.append("name")
+        if current is None or [CriterionRow.of(c) for c in current.criteria] != rows:
+            changed.append("criteria")
+    if not changed:
+        flash(_("Nothing was changed."), "info")
+        return redirect(url_for("admin.edit_scorecard", scorecard_id=scorecard.id))
+    number = current.number if current else 0
+    if "criteria" in changed:
+        number += 1
+        version = ScorecardVersion(number=number, created_by_id=current_user.id)
+        version.criteria = [
+            Criterion(position=position, **row._asdict())
+            for position, row in enumerate(rows, start=1)
+        ]
+        scorecard.versions.append(version)
+    db.session.flush()
+    # Committed with the change itself: no version is written without its event.
+    auditing.write(
+        "scorecard.change",
+        Outcome.ALLOWED,
+        object_type="scorecard",
+        object_id=str(scorecard.id),
+        detail={"version": number, "fields": changed},
+    )
+    if "criteria" in changed:
+        flash(_("The scorecard is saved as version %(number)s.", number=number), "info")
+    else:
+        flash(_("The scorecard's name is saved."), "info")
+    return redirect(url_for("admin.edit_scorecard", scorecard_id=scorecard.id))
+
+
+def _form_data(scorecard: Scorecard | None) -> dict:
+    """The form's rows: the current criteria, numbered in tens to leave room between them,
+    and three empty rows for new ones."""
+    current = scorecard.current if scorecard else None
+    criteria = current.criteria if current else []
+    rows = [
+        {
+            "criterion": str(c.id),
+            "position": 10 * n,
+            "section": c.section,
+            "title": c.title,
+            "description": c.description or "",
+            "scale": f"{c.scale_min}-{c.scale_max}",
+            "weight": c.weight,
+        }
+        for n, c in enumerate(criteria, start=1)
+    ]
+    return {
+        "name": scorecard.name if scorecard else "",
+        "criteria": [*rows, {}, {}, {}],
+        "based_on": str(current.number) if current else "",
+    }
+
+
+def _render_scorecard(scorecard: Scorecard | None, form: ScorecardForm) -> str:
+    shown = None
+    if scorecard is not None and "version" in request.args:
+        number = request.args.get("version", type=int)
+        shown = next((v for v in scorecard.versions if v.number == number), None)
+        if shown is None:
+            abort(404)
+    authors = {}
+    if scorecard is not None:
+        ids = {v.created_by_id for v in scorecard.versions}
+        authors = dict(
+            db.session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all()
+        )
+    return render_template(
+        "admin/scorecard.html",
+        scorecard=scorecard,
+        form=form,
+        shown=shown,
+        authors=authors,
+        scales=SCALES,
+        registers=_registers_by_scorecard().get(scorecard.id, []) if scorecard else [],
+        reviews=_reviews_by_version(scorecard) if scorecard else {},
+    )
+
+
+def _registers_by_scorecard() -> dict[int, list[Register]]:
+    by_scorecard = defaultdict(list)
+    query = select(Register).where(Register.scorecard_id.is_not(None)).order_by(Register.name)
+    for register in db.session.scalars(query):
+        by_scorecard[register.scorecard_id].append(register)
+    return by_scorecard
+
+
+def _reviews_by_version(scorecard: Scorecard | None = None) -> dict[int, int]:
+    """How many reviews were made on each version (of one scorecard, or of all)."""
+    query = select(Review.version_id, func.count()).group_by(Review.version_id)
+    if scorecard is not None:
+        query = query.where(Review.version_id.in_([v.id for v in scorecard.versions]))
+    return dict(db.session.execute(query).all())

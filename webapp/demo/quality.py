@@ -118,7 +118,9 @@ def _review(rng: random.Random, call: Call, version, supervisor: User, age: int)
         span = criterion.scale_max - criterion.scale_min
         share = min(1.0, max(0.0, rng.gauss(skill, 0.2)))
         values[criterion.id] = criterion.scale_min + round(share * span)
-    published = call.started_at + timedelta(days=rng.randrange(3, 20))
+    # Reviewed days after the call, and never later than now.
+    latest = datetime.now(UTC) - timedelta(days=2)
+    published = min(call.started_at + timedelta(days=rng.randrange(3, 20)), latest)
     review = Review(
         call=call,
         version=version,
