@@ -522,3 +522,55 @@ def test_an_agent_cannot_use_the_library(world, login_as) -> None:
     ]:
         assert aino.open(url, method=method).status_code == 403
     assert db.session.scalar(sa.select(sa.func.count()).select_from(TrainingItem)) == 1
+
+
+# The training library's items: the reviewers', refused (403, audited) to everyone else; an
+# item that is not there is a 404 for the reviewers.
+TRAINING_ROUTES = {
+    "reviews.training_item": 200,
+    "reviews.use_for_training": 302,
+    "reviews.unmark": 302,
+}
+
+
+def test_every_route_under_reviews_and_stats_has_a_rule(app: Flask) -> None:
+    from tests.test_access_matrix import EXPECTED
+
+    names = {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith(("/reviews", "/stats")) or rule.endpoint.startswith("reviews.")
+    }
+    ruled = set(REVIEW_EXPECTED) | set(TRAINING_ROUTES) | set(EXPECTED)
+    ruled |= {"reviews.index", "reviews.training"}  # test_the_review_list…, test_reviewer_pages
+    stats = {name for name in names if name.startswith("stats.")}
+    assert names - stats <= ruled, f"routes without a rule: {names - stats - ruled}"
+
+
+@pytest.mark.parametrize("role", sorted(USER_OF_ROLE))
+@pytest.mark.parametrize("endpoint", sorted(TRAINING_ROUTES))
+def test_training_routes_are_the_reviewers(app: Flask, world, login_as, endpoint, role) -> None:
+    item = TrainingItem(call_id=world.calls["aino"].id, title="Hyvä")
+    db.session.add(item)
+    db.session.commit()
+    item_id = item.id
+    username = USER_OF_ROLE[role]
+    client = login_as(username)
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    method = "GET" if "GET" in rule.methods else "POST"
+    for target, expected in [(item_id, TRAINING_ROUTES[endpoint]), (item_id + 100, 404)]:
+        before = len(audit_rows(outcome="denied"))
+        response = client.open(rule.rule.replace("<int:item_id>", str(target)), method=method)
+        denied = audit_rows(outcome="denied")[before:]
+        if role in ("supervisor", "admin"):
+            assert response.status_code == expected, (endpoint, role, target)
+            assert len(denied) == (expected == 404)
+        else:
+            assert response.status_code == 403, (endpoint, role, target)
+            assert [(d.actor_name, d.object_type) for d in denied] == [
+                (username, "training_library")
+            ]
+        if endpoint == "reviews.unmark":
+            break  # the item is gone after the reviewer's removal
+    left = db.session.scalar(sa.select(sa.func.count()).select_from(TrainingItem))
+    assert left == (0 if endpoint == "reviews.unmark" and role in ("supervisor", "admin") else 1)
