@@ -78,9 +78,7 @@ def create_local(
     if len(password) < 12:
         click.echo("The password must be at least 12 characters long.", err=True)
         sys.exit(2)
-    user = User(
-        username=name, display_name=display_name or name, team=team, auth_source="local"
-    )
+    user = User(username=name, display_name=display_name or name, team=team, auth_source="local")
     user.roles = {Role(r) for r in roles}
     set_local_password(user, password)
     db.session.add(user)

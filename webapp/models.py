@@ -558,9 +558,7 @@ class Review(db.Model):
     PUBLISHED = "published"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    call_id: Mapped[int] = mapped_column(
-        ForeignKey("call.id", ondelete="CASCADE"), unique=True
-    )
+    call_id: Mapped[int] = mapped_column(ForeignKey("call.id", ondelete="CASCADE"), unique=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("scorecard_version.id"), index=True)
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     # The call's agent, and their team when the review was published: what statistics count.
@@ -615,9 +613,7 @@ class ReviewComment(db.Model):
     __tablename__ = "review_comment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    review_id: Mapped[int] = mapped_column(
-        ForeignKey("review.id", ondelete="CASCADE"), index=True
-    )
+    review_id: Mapped[int] = mapped_column(ForeignKey("review.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     at_ms: Mapped[int | None] = mapped_column(Integer)  # the moment, from the recording's start
     body: Mapped[str] = mapped_column(Text)
@@ -650,9 +646,7 @@ class TrainingItem(db.Model):
     __tablename__ = "training_item"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    call_id: Mapped[int] = mapped_column(
-        ForeignKey("call.id", ondelete="CASCADE"), unique=True
-    )
+    call_id: Mapped[int] = mapped_column(ForeignKey("call.id", ondelete="CASCADE"), unique=True)
     title: Mapped[str] = mapped_column(String(255))
     marked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     marked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
