@@ -574,3 +574,13 @@ def test_training_routes_are_the_reviewers(app: Flask, world, login_as, endpoint
             break  # the item is gone after the reviewer's removal
     left = db.session.scalar(sa.select(sa.func.count()).select_from(TrainingItem))
     assert left == (0 if endpoint == "reviews.unmark" and role in ("supervisor", "admin") else 1)
+
+
+def test_the_agents_call_page_links_its_published_review(world, login_as) -> None:
+    call = world.calls["aino"]
+    draft = make_review(world, "aino", "sanna", published=False)
+    aino = login_as("aino")
+    assert f"/reviews/{draft.id}" not in aino.get(f"/calls/{call.id}").text
+    draft.status, draft.published_at = Review.PUBLISHED, utcnow()
+    db.session.commit()
+    assert f"/reviews/{draft.id}" in aino.get(f"/calls/{call.id}").text
