@@ -34,7 +34,8 @@ def _scope(form: StatsFilterForm) -> str:
     period = form.period
     months = f"{month_name(period.first)} – {month_name(period.last)}"
     chosen = next((c.label for c in form.register.choices if c.value == form.register.data), None)
-    return f"{months}, {chosen if form.register_id else _('all registers')}."
+    registers = chosen if form.register_id else _("all registers")
+    return _("%(months)s, %(registers)s.", months=months, registers=registers)
 
 
 @bp.get("/")
