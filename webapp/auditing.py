@@ -18,7 +18,7 @@ import audit
 from audit import Link, Outcome, checkpoints
 from webapp.errors import describe
 from webapp.extensions import db
-from webapp.models import User
+from webapp.models import Call, User
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,18 @@ def about_customer(action: str, outcome: Outcome, customer_id: int, **about: Any
         object_type="customer",
         object_id=str(customer_id),
         customer_id=customer_id,
+        **about,
+    )
+
+
+def about_call(action: str, outcome: Outcome, call: Call, **about: Any) -> int:
+    """An event whose object is a call: ``write`` with the call and its customer named."""
+    return write(
+        action,
+        outcome,
+        object_type="call",
+        object_id=str(call.id),
+        customer_id=call.customer_id,
         **about,
     )
 

@@ -163,12 +163,10 @@ def _call_event(
     access: policy.Access | None = None,
     detail: dict[str, object] | None = None,
 ) -> None:
-    auditing.write(
+    auditing.about_call(
         action,
         outcome,
-        object_type="call",
-        object_id=str(call.id),
-        customer_id=call.customer_id,
+        call,
         purpose=access.purpose if access else None,
         case_ref=access.case_ref if access else None,
         detail=detail,

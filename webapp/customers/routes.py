@@ -186,14 +186,7 @@ def link_call(call_id: int):
         return call_page(call.id, link_form=form), 400
     previous = call.customer_id
     call.customer_id = customer.id
-    auditing.write(
-        "call.link",
-        Outcome.ALLOWED,
-        object_type="call",
-        object_id=str(call.id),
-        customer_id=customer.id,
-        detail={"previous_customer": previous},
-    )
+    auditing.about_call("call.link", Outcome.ALLOWED, call, detail={"previous_customer": previous})
     flash(_("The call is linked to the customer."), "info")
     return redirect(url_for("calls.detail", call_id=call.id) + "#customer")
 

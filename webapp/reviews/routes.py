@@ -178,12 +178,10 @@ def start(call_id: int):
     )
     db.session.add(review)
     db.session.flush()
-    auditing.write(
+    auditing.about_call(
         "review.start",
         Outcome.ALLOWED,
-        object_type="call",
-        object_id=str(call.id),
-        customer_id=call.customer_id,
+        call,
         purpose="quality",
         case_ref=policy.review_reference(review.id),
     )
@@ -221,14 +219,7 @@ def _why_not_reviewable(call: Call) -> str | None:
 
 
 def _refused(action: str, call: Call, reason: str) -> None:
-    auditing.write(
-        action,
-        Outcome.DENIED,
-        object_type="call",
-        object_id=str(call.id),
-        customer_id=call.customer_id,
-        detail={"reason": reason},
-    )
+    auditing.about_call(action, Outcome.DENIED, call, detail={"reason": reason})
 
 
 # --- the review page ---------------------------------------------------------------------------
@@ -457,12 +448,10 @@ def mark_for_training(call_id: int):
     )
     db.session.add(item)
     db.session.flush()
-    auditing.write(
+    auditing.about_call(
         "training.mark",
         Outcome.ALLOWED,
-        object_type="call",
-        object_id=str(call.id),
-        customer_id=call.customer_id,
+        call,
         purpose="training",
         case_ref=_training_reference(item.id),
     )
@@ -559,12 +548,10 @@ def use_for_training(item_id: int):
             case_ref=reference,
         )
     )
-    auditing.write(
+    auditing.about_call(
         "training.use",
         Outcome.ALLOWED,
-        object_type="call",
-        object_id=str(call.id),
-        customer_id=call.customer_id,
+        call,
         purpose="training",
         case_ref=reference,
     )
