@@ -86,8 +86,9 @@ def test_the_demo_maps_an_extension_to_each_agent(runner, app) -> None:
 
 
 def test_the_demo_has_a_months_reviews_to_do_and_months_done(runner, app) -> None:
-    from webapp.customers import flags
+    from webapp import months
     from webapp.models import Review, Scorecard, TrainingItem
+    from webapp.retention import add_months
     from webapp.reviews import sampling
 
     assert runner.invoke(args=["demo", "--calls", "300"]).exit_code == 0
@@ -97,7 +98,7 @@ def test_the_demo_has_a_months_reviews_to_do_and_months_done(runner, app) -> Non
     assert reviews and all(r.published and r.score is not None for r in reviews)
     assert {r.agent_team for r in reviews} == {"Vesi ja energia", "Laskutus"}
     # Last month's queue has work left in it.
-    last = sampling.previous_month(flags.today().replace(day=1))
+    last = add_months(months.this_month(), -1)
     drawn = sampling.draw(last, sampling.seed_of(last)).call_ids
     assert drawn - {r.call_id for r in reviews}
     assert db.session.scalar(sa.select(sa.func.count(TrainingItem.id)))

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import click
 from sqlalchemy import select
 
-from webapp.customers import flags
+from webapp import months
 from webapp.extensions import db
 from webapp.models import (
     Call,
@@ -24,6 +24,7 @@ from webapp.models import (
     TrainingItem,
     User,
 )
+from webapp.retention import add_months
 from webapp.reviews import sampling, scoring
 
 CRITERIA = [
@@ -92,11 +93,10 @@ def populate(rng: random.Random) -> None:
     db.session.commit()
     if supervisor is None:
         return
-    this_month = flags.today().replace(day=1)
-    first = this_month
+    first = months.this_month()
     reviewed = 0
     for age in range(1, MONTHS + 1):
-        first = sampling.previous_month(first)
+        first = add_months(first, -1)
         sample = sampling.draw(first, sampling.seed_of(first))
         for call_ids in sample.calls.values():
             # The last month half done; the ones before it, all.

@@ -9,6 +9,7 @@ does; a review one sees but may not change answers 403.
 from __future__ import annotations
 
 from datetime import date
+from typing import NoReturn
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -18,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from audit import Outcome
-from webapp import auditing, policy
+from webapp import auditing, months, policy
 from webapp.auth import sessions
 from webapp.auth.forms import ActionForm
 from webapp.customers import flags
@@ -34,11 +35,13 @@ from webapp.models import (
     User,
     utcnow,
 )
+from webapp.retention import add_months
 from webapp.reviews import bp, sampling, scoring
 from webapp.reviews.forms import CommentForm, ReviewForm, TrainingForm, moment_label
 
 READERS = (*policy.REVIEWERS, Role.AGENT)
 RECENT = 20  # published reviews the queue page lists
+QUEUE_MONTHS = 12  # the months whose queue may be opened: this one and the eleven before
 
 
 def _require_reviewer(
@@ -63,23 +66,21 @@ def index():
     if not current_user.has_role(*policy.REVIEWERS):
         auditing.write("review.list", Outcome.ALLOWED, object_type="review")
         return render_template("reviews/mine.html", reviews=_own_reviews())
-    this_month = flags.today().replace(day=1)
-    months = [this_month]
-    for _i in range(11):
-        months.append(sampling.previous_month(months[-1]))
-    first = sampling.parse_month(request.args.get("month")) or months[1]
-    if first not in months:
+    this_month = months.this_month()
+    offered = [add_months(this_month, -i) for i in range(QUEUE_MONTHS)]
+    first = months.parse(request.args.get("month")) or offered[1]
+    if first not in offered:
         abort(404)
     seed = sampling.seed_of(first)
     auditing.write(
         "review.queue",
         Outcome.ALLOWED,
         object_type="review",
-        detail={"month": sampling.month_label(first)},
+        detail={"month": months.label(first)},
     )
     return render_template(
         "reviews/queue.html",
-        months=months,
+        months=offered,
         month=first,
         queue=_queue(first, seed),
         drafts=_reviews(Review.reviewer_id == current_user.id, Review.status == Review.DRAFT),
@@ -125,7 +126,7 @@ def _queue(first: date, seed: str) -> list[dict]:
         for u in db.session.scalars(select(User).where(User.id.in_({a for a, _ in sample.calls})))
     }
     rows = []
-    for (agent_id, _register_id), call_ids in sample.calls.items():
+    for (agent_id, register_id), call_ids in sample.calls.items():
         drawn = [calls[i] for i in call_ids if i in calls]
         if not drawn:
             continue
@@ -134,7 +135,7 @@ def _queue(first: date, seed: str) -> list[dict]:
                 "agent": agents[agent_id],
                 "register": drawn[0].service.register,
                 "calls": [(call, reviews.get(call.id)) for call in drawn],
-                "answered": sample.answered[agent_id, _register_id],
+                "answered": sample.answered[agent_id, register_id],
                 "done": sum(1 for c in drawn if c.id in reviews and reviews[c.id].published),
             }
         )
@@ -298,11 +299,16 @@ def _may_comment(review: Review) -> bool:
     return _is_reviewer(review) or (review.published and review.agent_id == current_user.id)
 
 
+def _refuse(action: str, review: Review) -> NoReturn:
+    """A review the user sees but may not change this way: 403, audited as denied."""
+    auditing.write(action, Outcome.DENIED, object_type="review", object_id=str(review.id))
+    abort(403)
+
+
 def _own_draft_or_403(review_id: int, action: str) -> Review:
     review = policy.visible_review_or_404(current_user, review_id, action)
     if not _is_reviewer(review) or review.published:
-        auditing.write(action, Outcome.DENIED, object_type="review", object_id=str(review.id))
-        abort(403)
+        _refuse(action, review)
     return review
 
 
@@ -363,10 +369,7 @@ def save(review_id: int):
 def comment(review_id: int):
     review = policy.visible_review_or_404(current_user, review_id, "review.comment")
     if not _may_comment(review):
-        auditing.write(
-            "review.comment", Outcome.DENIED, object_type="review", object_id=str(review.id)
-        )
-        abort(403)
+        _refuse("review.comment", review)
     form = CommentForm()
     form.duration_s = review.call.duration_s
     if not form.validate_on_submit():
@@ -381,8 +384,7 @@ def comment(review_id: int):
     )
     review.updated_at = utcnow()
     db.session.commit()
-    anchor = "comments"
-    return redirect(url_for("reviews.detail", review_id=review.id, _anchor=anchor))
+    return redirect(url_for("reviews.detail", review_id=review.id, _anchor="comments"))
 
 
 @bp.post("/reviews/<int:review_id>/comments/<int:comment_id>/delete")
@@ -406,10 +408,7 @@ def delete_comment(review_id: int, comment_id: int):
 def acknowledge(review_id: int):
     review = policy.visible_review_or_404(current_user, review_id, "review.acknowledge")
     if review.agent_id != current_user.id or not review.published:
-        auditing.write(
-            "review.acknowledge", Outcome.DENIED, object_type="review", object_id=str(review.id)
-        )
-        abort(403)
+        _refuse("review.acknowledge", review)
     if not ActionForm().validate_on_submit():
         abort(400)
     if review.acknowledged_at is None:
@@ -481,12 +480,7 @@ def _library():
         .order_by(TrainingItem.marked_at.desc(), TrainingItem.id.desc())
     ).all()
     customers = {i.call.customer_id for i in items if i.call.customer_id is not None}
-    states = flags.states_at(customers, flags.today())
-    blocked = {
-        customer_id
-        for customer_id, state in states.items()
-        if any(flags.in_force(state[kind]) for kind in sampling.EXCLUDING)
-    }
+    blocked = sampling.excluded_customers(customers, flags.today())
     return [i for i in items if i.call.customer_id not in blocked]
 
 
@@ -564,15 +558,10 @@ def unmark(item_id: int):
     item = _usable_item_or_404(item_id, "training.unmark")
     if not ActionForm().validate_on_submit():
         abort(400)
-    call_id, customer_id = item.call_id, item.call.customer_id
+    call = item.call
     db.session.delete(item)
-    auditing.write(
-        "training.unmark",
-        Outcome.ALLOWED,
-        object_type="call",
-        object_id=str(call_id),
-        customer_id=customer_id,
-        case_ref=_training_reference(item_id),
+    auditing.about_call(
+        "training.unmark", Outcome.ALLOWED, call, case_ref=_training_reference(item_id)
     )
     flash(_("The call is no longer in the training library."), "ok")
     return redirect(url_for("reviews.training"))

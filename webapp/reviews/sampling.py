@@ -16,55 +16,34 @@ call left out makes room for the next one in the draw.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from webapp import months
 from webapp.customers import flags
 from webapp.extensions import db
 from webapp.models import Call, Register, RegisterPurpose, ReviewRound, Service
+from webapp.retention import add_months
 
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 EXCLUDING = ("objection", "restriction")
-
-
-def parse_month(text: str | None) -> date | None:
-    """The first day of a month written 2026-11, or None for anything else."""
-    match = MONTH.match(text or "")
-    return date(int(match[1]), int(match[2]), 1) if match else None
-
-
-def month_label(first: date) -> str:
-    return f"{first.year:04d}-{first.month:02d}"
-
-
-def next_month(first: date) -> date:
-    return date(first.year + first.month // 12, first.month % 12 + 1, 1)
-
-
-def previous_month(first: date) -> date:
-    return date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
 
 
 def bounds(first: date) -> tuple[datetime, datetime]:
     """The month in Finland, as UTC instants: its first moment and the next month's."""
-
-    def start(day: date) -> datetime:
-        return datetime(day.year, day.month, 1, tzinfo=flags.LOCAL).astimezone(UTC)
-
-    return start(first), start(next_month(first))
+    since, until = months.starts([first, add_months(first, 1)])
+    return since, until
 
 
 def seed_of(first: date) -> str:
     """The month's seed, made now if this is the first time anyone asks (two workers asking
     at once agree on the one that was stored first)."""
-    month = month_label(first)
+    month = months.label(first)
     stored = db.session.get(ReviewRound, month)
     if stored is not None:
         return stored.seed
@@ -109,8 +88,13 @@ def draw(first: date, seed: str, day: date | None = None) -> Sample:
     since, until = bounds(first)
     quality = select(RegisterPurpose.register_id).where(RegisterPurpose.purpose_code == "quality")
     rows = db.session.connection().execute(
-        select(Call.id, Call.agent_id, Service.register_id, Register.review_sample_size)
-        .add_columns(Call.customer_id)
+        select(
+            Call.id,
+            Call.agent_id,
+            Service.register_id,
+            Register.review_sample_size,
+            Call.customer_id,
+        )
         .join(Service, Call.service_id == Service.id)
         .join(Register, Service.register_id == Register.id)
         .where(
@@ -135,7 +119,8 @@ def draw(first: date, seed: str, day: date | None = None) -> Sample:
         answered={key: len(groups[key]) for key in groups},
     )
     taken = dict.fromkeys(groups, 0)  # how far down its draw each group has looked
-    excluded: dict[int, bool] = {}  # customer id: objects or restricted
+    looked_up: set[int] = set()  # customers whose flags are known, and of them ...
+    excluded: set[int] = set()  # ... those who object or are restricted
     while True:
         # Every group short of its size looks at just enough further calls to fill it; the
         # customers of all of them are looked up together.
@@ -147,17 +132,26 @@ def draw(first: date, seed: str, day: date | None = None) -> Sample:
                 taken[key] += len(batch[key])
         if not batch:
             return sample
-        _look_up(excluded, {c for part in batch.values() for _, _, c in part if c}, day)
+        new = {c for part in batch.values() for _, _, c in part if c} - looked_up
+        excluded |= excluded_customers(new, day)
+        looked_up |= new
         for key, part in batch.items():
-            sample.calls[key] += [i for _, i, c in part if not excluded.get(c, False)]
+            sample.calls[key] += [i for _, i, c in part if c not in excluded]
 
 
-def _look_up(excluded: dict[int, bool], customer_ids: set[int], day: date) -> None:
-    new = customer_ids - set(excluded)
-    if not new:
-        return
-    for customer_id, state in flags.states_at(new, day).items():
-        excluded[customer_id] = any(flags.in_force(state[kind]) for kind in EXCLUDING)
+def _exclusion(state: dict) -> str | None:
+    """Of a customer's flags on a day (``flags.state_at``), the one that keeps their calls
+    out of sampling, review and training, or None."""
+    return next((kind for kind in EXCLUDING if flags.in_force(state[kind])), None)
+
+
+def excluded_customers(customer_ids: set[int], day: date) -> set[int]:
+    """Those of these customers whose calls may not be sampled, reviewed or used for
+    training on that day."""
+    if not customer_ids:
+        return set()
+    states = flags.states_at(customer_ids, day)
+    return {customer_id for customer_id, state in states.items() if _exclusion(state)}
 
 
 def excluded_customer(customer_id: int | None, day: date | None = None) -> str | None:
@@ -165,5 +159,4 @@ def excluded_customer(customer_id: int | None, day: date | None = None) -> str |
     (``objection`` or ``restriction``), or None."""
     if customer_id is None:
         return None
-    state = flags.state_at(customer_id, day or flags.today())
-    return next((kind for kind in EXCLUDING if flags.in_force(state[kind])), None)
+    return _exclusion(flags.state_at(customer_id, day or flags.today()))

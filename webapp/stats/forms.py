@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from wtforms import Form, SelectField
@@ -11,20 +11,12 @@ from wtforms.fields import MonthField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
-from webapp.customers.flags import LOCAL
+from webapp.months import starts, this_month
+from webapp.retention import add_months
 
 # Two years is more than any register keeps its calls, and as many months as a chart can label.
 MAX_MONTHS = 24
 DEFAULT_MONTHS = 12
-
-
-def add_months(month: date, n: int) -> date:
-    year, index = divmod(month.year * 12 + month.month - 1 + n, 12)
-    return date(year, index + 1, 1)
-
-
-def this_month() -> date:
-    return datetime.now(LOCAL).date().replace(day=1)
 
 
 @dataclass(frozen=True)
@@ -42,8 +34,7 @@ class Period:
     @property
     def bounds(self) -> list[datetime]:
         """The UTC instants at which each month begins, and the one at which the last ends."""
-        months = [*self.months, add_months(self.last, 1)]
-        return [datetime(m.year, m.month, 1, tzinfo=LOCAL).astimezone(UTC) for m in months]
+        return starts([*self.months, add_months(self.last, 1)])
 
 
 class StatsFilterForm(Form):
