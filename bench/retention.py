@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from bench.calls_list import OUT, echo
 from bench.docs import publish
-from bench.fresh import one_service, sqlite_app
+from bench.fresh import insert_calls, one_service, sqlite_app
 from webapp import retention
 from webapp.extensions import db
 from webapp.models import Call
@@ -37,35 +37,30 @@ def _fill(n: int) -> tuple[object, int]:
     app, _storage_dir = sqlite_app("retention")
     with app.app_context():
         service = one_service("myynti", 6, "620")
-        files = storage().files
-        rows = []
-        for i in range(2 * n):
-            expired = i < n
-            started = NOW - timedelta(days=200 if expired else 30, seconds=i)
-            key = f"{started:%Y/%m}/{i:08x}.tln"
-            _plain_write(files, key)
-            rows.append(
-                {
-                    "started_at": started,
-                    "duration_s": 60,
-                    "direction": "in",
-                    "service_id": service.id,
-                    "recording_key": key,
-                    "recording_bytes": 204,
-                    "recording_sha256": "0" * 64,
-                    "recording_sealed_key": os.urandom(60),
-                    "recording_key_id": "bench",
-                    "phone_secret": False,
-                    "created_at": started,
-                }
-            )
-            if len(rows) == 10_000:
-                db.session.execute(sa.insert(Call), rows)
-                rows = []
-        if rows:
-            db.session.execute(sa.insert(Call), rows)
-        db.session.commit()
+        insert_calls(_expired_and_not(n, service.id, storage().files))
     return app, n
+
+
+def _expired_and_not(n: int, service_id: int, files):
+    """N expired calls and N that have not expired, each with its file."""
+    for i in range(2 * n):
+        expired = i < n
+        started = NOW - timedelta(days=200 if expired else 30, seconds=i)
+        key = f"{started:%Y/%m}/{i:08x}.tln"
+        _plain_write(files, key)
+        yield {
+            "started_at": started,
+            "duration_s": 60,
+            "direction": "in",
+            "service_id": service_id,
+            "recording_key": key,
+            "recording_bytes": 204,
+            "recording_sha256": "0" * 64,
+            "recording_sealed_key": os.urandom(60),
+            "recording_key_id": "bench",
+            "phone_secret": False,
+            "created_at": started,
+        }
 
 
 def _plain_write(files, key: str) -> None:

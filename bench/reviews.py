@@ -27,7 +27,7 @@ from werkzeug.security import generate_password_hash
 
 from bench.calls_list import OUT, echo
 from bench.docs import publish
-from bench.fresh import one_service, sqlite_app
+from bench.fresh import insert_calls, one_service, sqlite_app
 from webapp.extensions import db
 from webapp.models import (
     Call,
@@ -101,30 +101,23 @@ def _fill(n: int):
         )
         since, until = sampling.bounds(MONTH)
         span = (until - since).total_seconds()
-        rows = []
-        for i in range(n):
-            started = since + timedelta(seconds=span * i / n)
-            rows.append(
-                {
-                    "started_at": started,
-                    "duration_s": 120,
-                    "direction": "in",
-                    "service_id": service.id,
-                    "agent_id": rng.choice(agent_ids),
-                    "customer_id": rng.choice(customer_ids) if rng.random() < 0.8 else None,
-                    "recording_key": f"{i:08x}",
-                    "recording_bytes": 0,
-                    "recording_sha256": "0" * 64,
-                    "phone_secret": False,
-                    "created_at": started,
-                }
-            )
-            if len(rows) == 10_000:
-                db.session.execute(sa.insert(Call), rows)
-                rows = []
-        if rows:
-            db.session.execute(sa.insert(Call), rows)
-        db.session.commit()
+        starts = (since + timedelta(seconds=span * i / n) for i in range(n))
+        insert_calls(
+            {
+                "started_at": started,
+                "duration_s": 120,
+                "direction": "in",
+                "service_id": service.id,
+                "agent_id": rng.choice(agent_ids),
+                "customer_id": rng.choice(customer_ids) if rng.random() < 0.8 else None,
+                "recording_key": f"{i:08x}",
+                "recording_bytes": 0,
+                "recording_sha256": "0" * 64,
+                "phone_secret": False,
+                "created_at": started,
+            }
+            for i, started in enumerate(starts)
+        )
     return app, objecting
 
 

@@ -35,7 +35,6 @@ from webapp.models import (
     Role,
     Scorecard,
     ScorecardVersion,
-    User,
 )
 
 ENDING_SOON = timedelta(days=14)
@@ -339,18 +338,11 @@ def _render_scorecard(scorecard: Scorecard | None, form: ScorecardForm) -> str:
         shown = next((v for v in scorecard.versions if v.number == number), None)
         if shown is None:
             abort(404)
-    authors = {}
-    if scorecard is not None:
-        ids = {v.created_by_id for v in scorecard.versions}
-        authors = dict(
-            db.session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all()
-        )
     return render_template(
         "admin/scorecard.html",
         scorecard=scorecard,
         form=form,
         shown=shown,
-        authors=authors,
         scales=SCALES,
         registers=_registers_by_scorecard().get(scorecard.id, []) if scorecard else [],
         reviews=_reviews_by_version(scorecard) if scorecard else {},
