@@ -81,6 +81,52 @@ def test_phone_search_is_audited_as_a_look_up_of_that_customer(world, login_as) 
     assert "0401234567" not in (event.detail or "") and "1234567" not in (event.detail or "")
 
 
+@pytest.mark.parametrize("query", ["", "?direction=out"])
+def test_a_list_reads_the_user_once_with_the_search_event_or_without(
+    many, login_as, app, query: str
+) -> None:
+    """The session, the user and the roles come in one statement, and the search event's
+    commit does not make the list read them again."""
+    import sqlalchemy as sa
+
+    from webapp.extensions import db
+
+    client = login_as("sanna")
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        page = client.get("/calls" + query).text
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert listed(page)
+    heads = [" ".join(s.split())[:70] for s in statements]
+    # The session with its user and roles; the service and agent choices; the page. A search
+    # adds its event: the head's update, the event, the head's chain value.
+    assert len(statements) == (7 if query else 4), heads
+    assert "FROM user_session LEFT OUTER JOIN user_account" in " ".join(statements[0].split())
+    assert not [h for h in heads if h.startswith(("SELECT user_role", "SELECT user_account.id AS"))]
+
+
+def test_keep_loaded_is_only_for_an_event_that_is_the_only_write(world, app) -> None:
+    from audit import Outcome
+    from webapp import auditing
+    from webapp.extensions import db
+    from webapp.models import User
+
+    with app.test_request_context():
+        user = db.session.get(User, world.users["aino"].id)
+        user.display_name = "changed"
+        with pytest.raises(RuntimeError, match="only write"):
+            auditing.write("call.search", Outcome.ALLOWED, keep_loaded=True)
+    assert not audit_rows(action="call.search")
+
+
 def test_agents_cannot_widen_their_list_with_the_agent_filter(many, login_as) -> None:
     eero = many.users["eero"].id
     page = login_as("aino").get(f"/calls?agent={eero}").text

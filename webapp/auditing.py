@@ -35,11 +35,16 @@ def write(
     purpose: str | None = None,
     case_ref: str | None = None,
     detail: dict[str, Any] | None = None,
+    keep_loaded: bool = False,
 ) -> int:
     """Write an event and commit it together with whatever the request has pending.
 
     Nothing that depends on the event may happen unless this returns: if the write fails,
     the request is refused with 503 (fail closed).
+
+    ``keep_loaded`` is for an event that is the request's only write (a search): the commit
+    then changes nothing the request has loaded, so it is kept instead of expired, and the
+    user, their roles and the rest are not read again after it.
     """
     try:
         link = append_and_commit(
@@ -53,6 +58,7 @@ def write(
             purpose=purpose,
             case_ref=case_ref,
             detail=detail,
+            keep_loaded=keep_loaded,
         )
     except SQLAlchemyError as error:
         log.error("audit write failed (%s); the request was refused", describe(error))
@@ -130,6 +136,7 @@ def append_and_commit(
     user: User | None = None,
     actor_name: str | None = None,
     detail: dict[str, Any] | None = None,
+    keep_loaded: bool = False,
     **about: Any,
 ) -> Link:
     """Append an event, commit, and checkpoint when one is due. A failed write is rolled back
@@ -144,16 +151,23 @@ def append_and_commit(
         **_actor_fields(user, actor_name),
         **about,
     )
-    return _append_and_commit(event)
+    return _append_and_commit(event, keep_loaded)
 
 
-def _append_and_commit(event: audit.Event) -> Link:
+def _append_and_commit(event: audit.Event, keep_loaded: bool = False) -> Link:
+    session = db.session()
+    if keep_loaded and (session.new or session.dirty or session.deleted):
+        raise RuntimeError("keep_loaded is for an event that is the request's only write")
+    expire = session.expire_on_commit
+    session.expire_on_commit = expire and not keep_loaded
     try:
-        link = audit.append(db.session.connection(), event, current_app.config["AUDIT_KEY"])
-        db.session.commit()
+        link = audit.append(session.connection(), event, current_app.config["AUDIT_KEY"])
+        session.commit()
     except SQLAlchemyError:
-        db.session.rollback()
+        session.rollback()
         raise
+    finally:
+        session.expire_on_commit = expire
     every = current_app.config["AUDIT_CHECKPOINT_EVERY"]
     if every and link.seq % every == 0:
         write_checkpoint(link)

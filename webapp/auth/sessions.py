@@ -11,6 +11,7 @@ from datetime import timedelta
 from flask import current_app, g, session
 from flask_login import login_user, logout_user
 from sqlalchemy import update
+from sqlalchemy.orm import joinedload
 
 from webapp.extensions import db, login_manager
 from webapp.models import User, UserSession, utcnow
@@ -53,10 +54,16 @@ def end_all(user: User) -> int:
     return result.rowcount
 
 
+# Every signed-in request needs the session, its user and the user's roles: one statement.
+_WITH_USER = joinedload(UserSession.user).joinedload(User.role_rows)
+
+
 def current() -> UserSession | None:
     if "user_session" not in g:
         token = session.get("sid")
-        g.user_session = db.session.get(UserSession, _digest(token)) if token else None
+        g.user_session = (
+            db.session.get(UserSession, _digest(token), options=[_WITH_USER]) if token else None
+        )
     return g.user_session
 
 

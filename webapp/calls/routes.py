@@ -65,7 +65,7 @@ def index():
     next_cursor = None
     if form.validate():
         # The search is audited (and committed) before its results are read: no results
-        # without the event, and the commit does not expire the rows the page shows.
+        # without the event. It is the request's only write, so the user stays loaded.
         _audit_search(form)
         size = current_app.config["CALLS_PER_PAGE"]
         query = apply_filters(policy.visible_calls(user), form, may_filter_agent=sees_all)
@@ -97,7 +97,11 @@ def _audit_search(form: CallFilterForm) -> None:
             select(CustomerPhone.customer_id).where(CustomerPhone.phone_e164 == form.phone_e164)
         )
     auditing.write(
-        "call.search", Outcome.ALLOWED, customer_id=customer_id, detail={"filters": used}
+        "call.search",
+        Outcome.ALLOWED,
+        customer_id=customer_id,
+        detail={"filters": used},
+        keep_loaded=True,
     )
 
 
