@@ -56,16 +56,20 @@ def test_purposes_and_roles_are_translated(world, login_as) -> None:
 
 
 @pytest.mark.parametrize("lang", ["fi", "sv", "en"])
-@pytest.mark.parametrize("width", ["short", "medium"])
+@pytest.mark.parametrize("width", ["short", "medium", "long"])
 def test_list_times_read_exactly_as_babel_writes_them(app, lang: str, width: str) -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from flask_babel import force_locale, format_datetime
 
     from webapp.i18n import local_datetime
 
-    # Summer and winter time, and a UTC instant that is already tomorrow in Helsinki.
+    # Summer and winter time, a UTC instant that is already tomorrow in Helsinki, every hour
+    # of a day (midnight and noon for the 12-hour clock), one- and two-digit days and months.
+    # "long" has a zone name, which Babel itself writes.
     instants = [datetime(2026, 6, 1, 9, 5, tzinfo=UTC), datetime(2026, 12, 31, 22, 59, tzinfo=UTC)]
+    instants += [datetime(2026, 3, 9, 0, 7, 3, tzinfo=UTC) + timedelta(hours=h) for h in range(24)]
+    instants += [datetime(2026, month, 28, 10, 30, 59, tzinfo=UTC) for month in range(1, 13)]
     with app.test_request_context(), force_locale(lang):
         for instant in instants:
             assert local_datetime(instant, width) == format_datetime(instant, width)

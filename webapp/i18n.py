@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import lru_cache
+from typing import Any
 
 import phonenumbers
 from babel import Locale
@@ -74,15 +77,56 @@ def duration(seconds: int) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+# Babel's pattern fields that a list row's time is written with, computed straight from the
+# datetime: DateTimePattern.apply builds a formatter object and looks each field up through it,
+# which was most of a row's cost. Any other field (a zone name, a week number…) falls back to
+# Babel itself; tests/test_i18n.py compares both for every language and width in use.
+_FIELDS: dict[str, Callable[[datetime], str]] = {
+    "d": lambda t: str(t.day),
+    "dd": lambda t: f"{t.day:02d}",
+    "M": lambda t: str(t.month),
+    "MM": lambda t: f"{t.month:02d}",
+    "y": lambda t: str(t.year),
+    "yy": lambda t: f"{t.year % 100:02d}",
+    "yyyy": lambda t: f"{t.year:04d}",
+    "H": lambda t: str(t.hour),
+    "HH": lambda t: f"{t.hour:02d}",
+    "h": lambda t: str(t.hour % 12 or 12),
+    "hh": lambda t: f"{t.hour % 12 or 12:02d}",
+    "m": lambda t: str(t.minute),
+    "mm": lambda t: f"{t.minute:02d}",
+    "s": lambda t: str(t.second),
+    "ss": lambda t: f"{t.second:02d}",
+}
+_FIELD_NAME = re.compile(r"%\((\w+)\)s")
+
+
+def _compiled(loc: Locale, pattern: DateTimePattern) -> Callable[[datetime], str]:
+    def named(names: Mapping[Any, str]) -> Callable[[datetime], str]:
+        return lambda t: names[t.month]
+
+    getters: dict[str, Callable[[datetime], str]] = {}
+    for name in _FIELD_NAME.findall(pattern.format):
+        if name in _FIELDS:
+            getters[name] = _FIELDS[name]
+        elif name == "a":
+            periods = loc.day_periods["format"]["abbreviated"]
+            getters[name] = lambda t, p=periods: p["am"] if t.hour < 12 else p["pm"]
+        elif name in ("MMM", "MMMM"):
+            getters[name] = named(loc.months["format"]["abbreviated" if name == "MMM" else "wide"])
+        else:
+            return lambda t: pattern.apply(t, loc)
+    text = pattern.format
+    return lambda t: text % {name: get(t) for name, get in getters.items()}
+
+
 @lru_cache(maxsize=32)
-def _patterns(locale: str, width: str) -> tuple[Locale, DateTimePattern, DateTimePattern, str]:
+def _patterns(locale: str, width: str) -> Callable[[datetime], str]:
     loc = Locale.parse(locale)
-    return (
-        loc,
-        parse_pattern(loc.date_formats[width].pattern),
-        parse_pattern(loc.time_formats[width].pattern),
-        loc.datetime_formats[width].replace("'", ""),
-    )
+    date = _compiled(loc, parse_pattern(loc.date_formats[width].pattern))
+    time = _compiled(loc, parse_pattern(loc.time_formats[width].pattern))
+    joined = loc.datetime_formats[width].replace("'", "")
+    return lambda t: joined.replace("{1}", date(t)).replace("{0}", time(t))
 
 
 @dataclass(frozen=True)
@@ -109,8 +153,4 @@ def local_datetime(value: datetime, width: str = "short") -> str:
     """What Babel's format_datetime gives, in the user's language and Helsinki time, with the
     locale's patterns parsed once instead of on every row of a list."""
     formats = _request_formats()
-    loc, date_pattern, time_pattern, joined = _patterns(formats.locale, width)
-    local = value.astimezone(formats.zone)
-    return joined.replace("{1}", date_pattern.apply(local, loc)).replace(
-        "{0}", time_pattern.apply(local, loc)
-    )
+    return _patterns(formats.locale, width)(value.astimezone(formats.zone))
