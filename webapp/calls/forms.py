@@ -9,6 +9,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from webapp.models import Purpose
 from webapp.phones import to_e164
 from webapp.purposes import label
+from webapp.widgets import Select
 
 
 class CallFilterForm(Form):
@@ -16,8 +17,8 @@ class CallFilterForm(Form):
 
     from_ = DateField(_l("From"), validators=[Optional()], name="from")
     to = DateField(_l("To"), validators=[Optional()])
-    service = SelectField(_l("Service"), coerce=str, validators=[Optional()])
-    agent = SelectField(_l("Agent"), coerce=str, validators=[Optional()])
+    service = SelectField(_l("Service"), coerce=str, validators=[Optional()], widget=Select())
+    agent = SelectField(_l("Agent"), coerce=str, validators=[Optional()], widget=Select())
     phone = StringField(_l("Phone number"), validators=[Optional(), Length(max=32)])
     min_duration = IntegerField(
         _l("Duration at least (s)"), validators=[Optional(), NumberRange(min=0, max=86400)]
@@ -33,6 +34,7 @@ class CallFilterForm(Form):
             SelectChoice("out", _l("Outbound")),
         ],
         validators=[Optional()],
+        widget=Select(),
     )
 
     phone_e164: str | None = None
