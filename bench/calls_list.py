@@ -32,16 +32,18 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from html import unescape
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
 import click
 import phonenumbers
 import sqlalchemy as sa
 from flask import Flask, render_template, request
+from flask_login import login_required
 from werkzeug.security import generate_password_hash
 
-from webapp import create_app, policy
+from audit import Outcome
+from webapp import auditing, create_app, policy
 from webapp.calls.forms import CallFilterForm
 from webapp.calls.queries import Cursor, apply_filters, page
 from webapp.extensions import db
@@ -513,6 +515,29 @@ def create_bare_app(app: Flask) -> Flask:
     return bare
 
 
+FLOOR_URL = "/bench/floor"
+# The app's fixed cost, timed like the scenarios: what any signed-in page of the app costs
+# before it has a form or a row, and the same with the durable call.search event a filtered
+# list writes first. A ratio below floor/bare cannot be reached by work on the list itself.
+FLOORS = {"signed-in page": FLOOR_URL, "signed-in page + search event": FLOOR_URL + "?event=1"}
+
+
+def add_floor_route(app: Flask) -> None:
+    """Add, to the benchmark's own instance of the app, a view with the app's fixed work
+    only: the login check (session, user and roles), the page around the content (base.html:
+    navigation, language form, CSRF token, security headers) and, when asked, the event."""
+    empty = app.jinja_env.from_string('{% extends "base.html" %}{% block content %}{% endblock %}')
+
+    @app.get(FLOOR_URL)
+    @login_required
+    def floor():
+        if request.args.get("event"):
+            auditing.write(
+                "call.search", Outcome.ALLOWED, detail={"filters": ["bench"]}, keep_loaded=True
+            )
+        return render_template(empty)
+
+
 # ---------------------------------------------------------------------------------------------
 # Scenarios and measurement
 
@@ -535,6 +560,7 @@ class Scenario:
     audited: int = 0
     sql_ms: float = 0.0
     queries: tuple[int, int] = (0, 0)  # statements per request: app, bare
+    floor_p95: float = 0.0  # the app's fixed cost for such a request (see add_floor_route)
 
     @property
     def p50(self) -> float:
@@ -555,6 +581,11 @@ class Scenario:
     @property
     def ratio(self) -> float:
         return self.p95 / self.bare_p95
+
+    @property
+    def floor_ratio(self) -> float:
+        """The lowest ratio the app could reach if its form and list cost nothing."""
+        return self.floor_p95 / self.bare_p95
 
     @property
     def failures(self) -> list[str]:
@@ -584,6 +615,7 @@ class EngineResult:
     scenarios: list[Scenario]
     repeat: int
     load_average: tuple[float, float] = (0.0, 0.0)  # 1-minute load average, start and end
+    floors: dict[str, list[float]] = field(default_factory=dict)  # fixed cost, ms samples
 
 
 def facts(url: str, agent_id: int | None) -> dict[str, str]:
@@ -772,6 +804,7 @@ def measure(
     postgres = kind == "postgresql"
     load_at_start = os.getloadavg()[0]
     app = create_app(app_config(url))
+    add_floor_route(app)
     bare = create_bare_app(app)
     with app.app_context():
         app_capture = Capture(db.engine)
@@ -797,6 +830,7 @@ def measure(
         usernames = dict(db.session.execute(sa.select(User.id, User.username)).all())
 
     scenarios: list[Scenario] = []
+    floors: dict[str, list[float]] = {}
     for role, user_id in (("agent", agent_id), ("supervisor", SUPERVISOR_ID)):
         values = facts(url, agent_id if role == "agent" else None)
         echo(
@@ -830,26 +864,35 @@ def measure(
             scenario.plan_ok, scenario.plan_summary = judge_plan(scenario.plan, postgres)
             scenario.sql_ms = time_sql(url, *app_sql)
 
+            # The fixed cost of a request like this one: with the search event if it writes one.
+            searches = any(k != "after" and v for k, v in parse_qsl(scenario.query))
+            floor_name = "signed-in page + search event" if searches else "signed-in page"
+            floor_ms: list[float] = []
             for _ in range(WARMUP):
                 get_ok(client, app_url)
                 get_ok(bare_client, bare_url)
+                get_ok(client, FLOORS[floor_name])
             before = max_audit_seq(url)
             for i in range(repeat):
-                # Alternate which goes first, so that neither always follows the other.
-                pair = [
+                # Rotate which goes first, so that none always follows another.
+                runs = [
                     (client, app_url, scenario.app_ms),
                     (bare_client, bare_url, scenario.bare_ms),
+                    (client, FLOORS[floor_name], floor_ms),
                 ]
-                for c, u, samples in pair if i % 2 == 0 else reversed(pair):
+                for c, u, samples in runs[i % 3 :] + runs[: i % 3]:
                     t0 = time.perf_counter()
                     get_ok(c, u)
                     samples.append((time.perf_counter() - t0) * 1000)
-            scenario.audited = max_audit_seq(url) - before
+            scenario.audited = max_audit_seq(url) - before - (repeat if searches else 0)
+            scenario.floor_p95 = percentile(floor_ms, 95)
+            floors.setdefault(floor_name, []).extend(floor_ms)
             mark = "ok" if not scenario.failures else "FAIL " + ", ".join(scenario.failures)
             echo(
                 f"    {scenario.name:<30} {role:<10} p50 {scenario.p50:6.1f}  "
                 f"p95 {scenario.p95:6.1f}  bare p95 {scenario.bare_p95:6.1f}  "
-                f"ratio {scenario.ratio:4.2f}  sql {scenario.sql_ms:5.1f}  "
+                f"ratio {scenario.ratio:4.2f} (fixed cost alone {scenario.floor_ratio:4.2f})  "
+                f"sql {scenario.sql_ms:5.1f}  "
                 f"queries {scenario.queries[0]}/{scenario.queries[1]}  {mark}"
             )
             echo(f"      plan: {scenario.plan_summary}")
@@ -861,7 +904,7 @@ def measure(
         with each.app_context():
             db.engine.dispose()
     load_average = (load_at_start, os.getloadavg()[0])
-    return EngineResult(kind, version, n, load_s, scenarios, repeat, load_average)
+    return EngineResult(kind, version, n, load_s, scenarios, repeat, load_average, floors)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -883,7 +926,11 @@ statement and parameters are checked against the app's) and renders the same row
 plain table, from a template compiled once. *Ratio* is app p95 / bare p95. *SQL p50* is the list
 statement alone, rows fetched. *Queries* counts the statements of one request. The plan is
 SQLite's `EXPLAIN QUERY PLAN` or PostgreSQL's `EXPLAIN (ANALYZE, BUFFERS)` of the statement the
-app ran; a table scan (or, on SQLite, a sort for the ORDER BY) fails the run.
+app ran; a table scan (or, on SQLite, a sort for the ORDER BY) fails the run. *Fixed cost / bare*
+is the p95 of a view with only the app's fixed work (`add_floor_route`: signed in, the page around
+the content, and the search event where the scenario writes one; no form, no list), timed
+interleaved with the scenario, over the bare p95: the lowest ratio that work on the list could
+reach.
 
 Targets: p95 under 50 ms, ratio at most 2, no table scan (the run exits 1 otherwise).
 
@@ -917,18 +964,26 @@ def section(result: EngineResult) -> str:
         f"- Each scenario: {WARMUP} warm-up requests, then {result.repeat} timed",
         "",
         "| scenario | role | rows | p50 ms | p95 ms | bare p50 ms | bare p95 ms | ratio | "
-        "SQL p50 ms | queries app/bare | audit events | plan / index used | ok |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|",
+        "fixed cost / bare | SQL p50 ms | queries app/bare | audit events | plan / index used "
+        "| ok |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|",
     ]
     for s in result.scenarios:
         ok = "✓" if not s.failures else "✗ " + ", ".join(s.failures)
         plan = s.plan_summary.replace("|", "\\|")
         lines.append(
             f"| {s.name} | {s.role} | {s.rows} | {s.p50:.1f} | {s.p95:.1f} | {s.bare_p50:.1f} | "
-            f"{s.bare_p95:.1f} | {s.ratio:.2f} | {s.sql_ms:.1f} | {s.queries[0]}/{s.queries[1]} | "
+            f"{s.bare_p95:.1f} | {s.ratio:.2f} | {s.floor_ratio:.2f} | {s.sql_ms:.1f} | "
+            f"{s.queries[0]}/{s.queries[1]} | "
             f"{s.audited} | {plan} | {ok} |"
         )
+    fixed = ", ".join(
+        f"{name}: p50 {percentile(samples, 50):.1f} ms, p95 {percentile(samples, 95):.1f} ms"
+        for name, samples in result.floors.items()
+    )
     lines += [
+        "",
+        f"The app's fixed cost (`add_floor_route`, no form, no list): {fixed}.",
         "",
         "Scenario values: "
         + "; ".join(f"{s.role} {s.name}: `{s.query or '(none)'}`" for s in result.scenarios),
