@@ -79,6 +79,28 @@ def test_a_hold_keeps_a_call_until_it_ends(runner, world, calls) -> None:
     assert not _there(six.id)
 
 
+def test_a_holds_last_day_is_a_finnish_day(world, calls, login_as, monkeypatch) -> None:
+    """A hold until 30 September keeps its call through 23:59 on that day in Finland, and no
+    longer: at 00:30 on 1 October in Helsinki (21:30 UTC on the 30th) the purge and the call
+    page both see it ended (the call page, /admin and the policy ask flags.today())."""
+    from webapp.customers import flags
+
+    six = calls["six"]
+    db.session.add(
+        LegalHold(call_id=six.id, reason="complaint", case_ref="REK-1", until=date(2026, 9, 30))
+    )
+    db.session.commit()
+    last_minute = datetime(2026, 9, 30, 20, 59, tzinfo=UTC)  # 23:59 in Helsinki (UTC+3)
+    after_midnight = datetime(2026, 9, 30, 21, 30, tzinfo=UTC)  # 00:30 on 1 October
+    assert six.id not in retention.plan(last_minute)[0]
+    assert six.id in retention.plan(after_midnight)[0]
+    aino = login_as("aino")
+    for moment, held in ((last_minute, True), (after_midnight, False)):
+        monkeypatch.setattr(flags, "today", lambda m=moment: retention.day_in_finland(m))
+        page = aino.get(f"/calls/{six.id}", headers={"Accept-Language": "en"}).text
+        assert ("a legal hold keeps it until September 30, 2026" in page) is held
+
+
 def test_a_hold_on_a_customer_keeps_all_their_calls_and_lifting_it_lets_them_go(
     runner, world, calls
 ) -> None:

@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from sqlalchemy import delete, func, or_, select
 
+from webapp.customers.flags import LOCAL
 from webapp.extensions import db
 from webapp.models import AccessGrant, Call, LegalHold, Register, RemovedRecording, Service
 from webapp.storage import Recording, storage
@@ -31,6 +32,8 @@ def expires_at(call: Call) -> datetime:
 
 
 def _holding(today: date) -> tuple:
+    # A hold's last day is a Finnish date: ``today`` is the day it is in Finland
+    # (flags.today(), or day_in_finland of a purge's instant), everywhere a hold is asked about.
     return LegalHold.lifted_at.is_(None), LegalHold.until >= today
 
 
@@ -58,10 +61,14 @@ def holds_on_customer(customer_id: int, today: date) -> list[LegalHold]:
     return list(db.session.scalars(holds.order_by(LegalHold.until.desc(), LegalHold.id)))
 
 
+def day_in_finland(moment: datetime) -> date:
+    return moment.astimezone(LOCAL).date()
+
+
 def _expired(register_id: int, months: int, now: datetime):
     """The calls of one register past a period of ``months``: those holds do not keep, and
     those they do."""
-    today = now.date()
+    today = day_in_finland(now)
     held_calls = select(LegalHold.call_id).where(LegalHold.call_id.is_not(None), *_holding(today))
     held_customers = select(LegalHold.customer_id).where(
         LegalHold.customer_id.is_not(None), *_holding(today)

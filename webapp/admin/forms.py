@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
@@ -31,6 +30,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp import purposes
+from webapp.customers import flags
 from webapp.extensions import db
 from webapp.models import Call, Criterion, Customer, Scorecard
 
@@ -82,7 +82,7 @@ class HoldForm(FlaskForm):
                 raise ValidationError(_l("There is no customer with this number."))
 
     def validate_until(self, field: DateField) -> None:
-        if field.data and field.data < datetime.now(UTC).date():
+        if field.data and field.data < flags.today():
             raise ValidationError(_l("The last day cannot be in the past."))
 
 

@@ -22,6 +22,7 @@ from webapp.admin.forms import (
     ScorecardForm,
 )
 from webapp.auth.forms import ActionForm
+from webapp.customers import flags
 from webapp.extensions import db
 from webapp.models import (
     AgentExtension,
@@ -53,7 +54,7 @@ def index(hold_form: HoldForm | None = None):
         .order_by(AgentExtension.extension, AgentExtension.valid_from)
     ).all()
     tokens = db.session.scalars(select(ApiToken).order_by(ApiToken.name)).all()
-    today = datetime.now(UTC).date()
+    today = flags.today()
     holds = db.session.scalars(
         select(LegalHold)
         .where(LegalHold.lifted_at.is_(None), LegalHold.until >= today)

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import (
     Response,
     abort,
@@ -127,7 +125,7 @@ def detail(call_id: int, flag_form: CallFlagForm | None = None, link_form: LinkF
         form=form,
         purpose_label=purpose_label,
         expires=retention.expires_at(call),
-        hold=retention.hold_on(call, datetime.now(UTC).date()),
+        hold=retention.hold_on(call, flags.today()),
         restriction=restriction,
         # After the event's commit, which would expire the flag rows it reads.
         customer=customer_panel(call, flag_form, link_form),
