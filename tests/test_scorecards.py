@@ -308,6 +308,38 @@ def test_invalid_input_is_refused_and_stores_nothing(world, login_as, target, ca
     assert set(db.session.scalars(sa.select(Scorecard.name))) == names
 
 
+@pytest.mark.parametrize("by", ["creating", "renaming"])
+def test_a_name_taken_between_the_check_and_the_save_is_refused(
+    world, login_as, monkeypatch, by: str
+) -> None:
+    """Two administrators saving the same name at once: the one whose write comes second gets
+    the form back with the name's error (409), not a server error, and nothing of theirs is
+    stored."""
+    from webapp.admin.forms import ScorecardForm
+
+    admin = login_as("pekka")
+    assert _create(admin, "Laatu").status_code == 302
+    assert _create(admin, "Toinen").status_code == 302
+    other = _scorecard("Toinen")
+    names = sorted(db.session.scalars(sa.select(Scorecard.name)))
+    events = len(audit_rows(action="scorecard.change"))
+    # The other administrator's commit lands after this form's uniqueness check.
+    monkeypatch.setattr(ScorecardForm, "validate_name", lambda self, field: None)
+    if by == "creating":
+        response = _create(admin, "Laatu")
+    else:
+        response = admin.post(
+            f"/admin/scorecards/{other.id}",
+            data={"name": "Laatu", "based_on": str(other.current.number), **_rows(CRITERIA)},
+            headers=EN,
+        )
+    assert response.status_code == 409
+    assert "There is already a scorecard with this name." in html.unescape(response.text)
+    db.session.expire_all()
+    assert sorted(db.session.scalars(sa.select(Scorecard.name))) == names
+    assert len(audit_rows(action="scorecard.change")) == events
+
+
 def test_a_save_from_an_older_version_does_not_undo_a_newer_one(world, login_as) -> None:
     admin = login_as("pekka")
     _create(admin)

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from audit import Outcome
@@ -268,6 +269,7 @@ def _save_scorecard(scorecard: Scorecard | None, form: ScorecardForm):
     """A rename changes the scorecard; changed criteria are a new version, and the versions
     before it stay as they were."""
     current = scorecard.current if scorecard else None
+    existing = scorecard
     rows = form.rows()
     changed = []
     if scorecard is None:
@@ -292,7 +294,12 @@ def _save_scorecard(scorecard: Scorecard | None, form: ScorecardForm):
             for position, row in enumerate(rows, start=1)
         ]
         scorecard.versions.append(version)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # another administrator saved this name after the form's check
+        db.session.rollback()
+        form.name.errors = [_("There is already a scorecard with this name.")]
+        return _render_scorecard(existing, form), 409
     # Committed with the change itself: no version is written without its event.
     auditing.write(
         "scorecard.change",
