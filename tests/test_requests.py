@@ -5,8 +5,10 @@ refused saying why, and changes nothing."""
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -160,6 +162,33 @@ def test_a_bad_case_is_refused_saying_why(world, login_as, overrides, says) -> N
 def test_a_link_to_a_customer_who_does_not_exist_is_404(world, login_as) -> None:
     assert login_as("tiina").get("/requests/new?customer=999999").status_code == 404
     assert _count(DataSubjectRequest) == 0
+
+
+def test_the_case_names_the_calls_from_the_customers_numbers_linked_to_no_one(
+    world, login_as
+) -> None:
+    """Such calls are in no package and no erasure: the case page lists them for the DPO,
+    who links the ones that are the customer's from the call page."""
+    stranger = world.add_call("stranger", "eero", phone="+358409999999")  # not their number
+    unlinked = set(
+        db.session.scalars(
+            sa.select(Call.id).where(Call.customer_id.is_(None), Call.phone_e164 == "+358401234567")
+        )
+    )
+    assert unlinked and stranger.id not in unlinked
+    dsr = _case(world)
+    tiina = login_as("tiina")
+    page = tiina.get(f"/requests/{dsr.id}", headers=EN).text
+    listed = {int(i) for i in re.findall(r'href="/calls/(\d+)#customer"', page)}
+    assert listed == unlinked
+    assert f"{len(unlinked)} calls came from the customer's numbers" in html.unescape(page)
+    assert "+358 40 1234567" in page
+
+    for call_id in unlinked:  # linked from the call page, as the page says
+        linked = tiina.post(f"/calls/{call_id}/customer", data={"link-customer_number": "100001"})
+        assert linked.status_code == 302
+    page = tiina.get(f"/requests/{dsr.id}", headers=EN).text
+    assert "linked to no one" not in page and "#customer" not in page
 
 
 def test_closing_a_case_is_audited_without_its_text(world, login_as) -> None:

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, case, func, select
 
 from webapp.extensions import db
-from webapp.models import DataSubjectRequest, User
+from webapp.models import Call, CustomerPhone, DataSubjectRequest, User
 from webapp.retention import add_months
 
 KIND_LABELS = {
@@ -30,6 +30,7 @@ STATUS_LABELS = {"open": _l("open"), "done": _l("done"), "refused": _l("refused"
 PACKAGE_KINDS = ("access", "portability")
 FLAG_KINDS = ("restriction", "objection")
 
+UNLINKED_SHOWN = 50  # of the calls from a customer's numbers that are linked to no one
 NEAR_DAYS = 7  # an open case this close to its deadline, or past it, is marked on the list
 PREFIX = "TP"  # tietosuojapyyntö
 
@@ -80,3 +81,15 @@ def close(dsr: DataSubjectRequest, status: str, outcome: str, by: User) -> None:
     dsr.outcome = outcome
     dsr.closed_by_id = by.id
     dsr.closed_at = datetime.now(UTC)
+
+
+def unlinked_calls(customer_id: int) -> tuple[list[Call], int]:
+    """The newest calls from one of the customer's numbers that are linked to no customer, and
+    how many there are. They are not in an access package, an erasure does not remove them and
+    the customer's restriction or objection does not reach them, until the DPO links them:
+    a number may have been someone else's then, so linking is a decision, not a rule."""
+    numbers = select(CustomerPhone.phone_e164).where(CustomerPhone.customer_id == customer_id)
+    unlinked = select(Call).where(Call.customer_id.is_(None), Call.phone_e164.in_(numbers))
+    total = db.session.scalar(select(func.count()).select_from(unlinked.subquery()))
+    newest = unlinked.order_by(Call.started_at.desc(), Call.id.desc()).limit(UNLINKED_SHOWN)
+    return list(db.session.scalars(newest)) if total else [], total

@@ -158,7 +158,10 @@ def _page(dsr: DataSubjectRequest, status: int = 200, error: str | None = None, 
         "counts": None,
         "downloads": [],
         "hold_text": _hold_text,
+        "unlinked": ([], 0),
     }
+    if customer is not None:
+        context["unlinked"] = cases.unlinked_calls(customer.id)
     if customer is not None and kind in cases.PACKAGE_KINDS:
         context["calls"] = erasure.counts(customer.id).recordings
         context["downloads"] = db.session.execute(
