@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from tests.support import ROLES, audit_rows, per_request_parts_removed
+from webapp.customers import flags
 from webapp.extensions import db
 from webapp.models import Customer, DataSubjectRequest
 
@@ -271,6 +272,7 @@ DSR_ROUTES = {
     "requests.detail": ("access", {}),
     "requests.package": ("access", {}),
     "requests.close": ("access", {"close-status": "done", "close-outcome": "Answered."}),
+    "requests.extend": ("access", {"extend-reason": "Many recordings.", "extend-told": "y"}),
     "requests.rectify": ("rectification", {"fix-name": "Maija Virtanen", "fix-language": "fi"}),
     "requests.erase": ("erasure", {"obligation": "Kirjanpitolaki 2:10"}),
     "requests.record_flag": ("restriction", {}),
@@ -292,8 +294,8 @@ def test_request_routes_are_the_dpos_alone(
         reference="TP-2026-0900",
         kind=kind,
         customer_id=world.customer.id,
-        received_on=world.calls["aino"].started_at.date(),
-        deadline=world.calls["aino"].started_at.date(),
+        received_on=flags.today(),  # within its first month, so that it may be extended
+        deadline=flags.today(),
         identity_check="in_person",
         status="open",
     )

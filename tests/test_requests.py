@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support import audit_rows
+from webapp import retention
 from webapp.customers import flags
 from webapp.extensions import db
 from webapp.models import (
@@ -27,6 +28,7 @@ from webapp.models import (
     LegalHold,
     RemovedRecording,
 )
+from webapp.requests import cases
 from webapp.storage import storage
 
 EN = {"Accept-Language": "en"}
@@ -189,6 +191,58 @@ def test_the_case_names_the_calls_from_the_customers_numbers_linked_to_no_one(
         assert linked.status_code == 302
     page = tiina.get(f"/requests/{dsr.id}", headers=EN).text
     assert "linked to no one" not in page and "#customer" not in page
+
+
+def test_the_deadline_is_extended_once_within_the_first_month_with_its_reasons(
+    world, login_as
+) -> None:
+    received = flags.today() - timedelta(days=10)
+    dsr = _case(world, received_on=received, deadline=cases.deadline_for(received))
+    tiina = login_as("tiina")
+    url = f"/requests/{dsr.id}/extend"
+    page = tiina.get(f"/requests/{dsr.id}", headers=EN).text
+    assert "Extend the deadline" in page
+
+    untold = tiina.post(url, data={"extend-reason": "Many recordings."}, headers=EN)
+    assert untold.status_code == 400 and "Tell the customer first" in untold.text
+    no_reason = tiina.post(url, data={"extend-told": "y"}, headers=EN)
+    assert no_reason.status_code == 400 and "This field is required." in no_reason.text
+    db.session.expire_all()
+    assert dsr.extended_at is None and dsr.deadline == cases.deadline_for(received)
+
+    reason = "Yli 200 tallennetta kolmelta vuodelta."
+    done = tiina.post(url, data={"extend-reason": reason, "extend-told": "y"})
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert dsr.deadline == retention.add_months(received, 3)
+    assert (dsr.extension_reason, dsr.extended_by_id) == (reason, world.users["tiina"].id)
+    event = audit_rows(action="dsr.extend")[-1]
+    assert (event.case_ref, json.loads(event.detail)) == (
+        dsr.reference,
+        {"deadline": dsr.deadline.isoformat()},
+    )
+    assert "tallennetta" not in " ".join(str(v) for r in audit_rows() for v in r if v)
+    page = tiina.get(f"/requests/{dsr.id}", headers=EN).text
+    assert reason in page and "Extend the deadline" not in page
+
+    again = tiina.post(url, data={"extend-reason": "Again.", "extend-told": "y"}, headers=EN)
+    assert again.status_code == 409 and "extended already" in again.text
+    assert len(audit_rows(action="dsr.extend")) == 1
+
+
+def test_the_deadline_cannot_be_extended_after_the_first_month(world, login_as) -> None:
+    received = flags.today() - timedelta(days=40)
+    dsr = _case(world, received_on=received, deadline=cases.deadline_for(received))
+    tiina = login_as("tiina")
+    assert "Extend the deadline" not in tiina.get(f"/requests/{dsr.id}", headers=EN).text
+    late = tiina.post(
+        f"/requests/{dsr.id}/extend",
+        data={"extend-reason": "Many.", "extend-told": "y"},
+        headers=EN,
+    )
+    assert late.status_code == 409 and "The first month is over" in late.text
+    db.session.expire_all()
+    assert dsr.extended_at is None and audit_rows(action="dsr.extend") == []
 
 
 def test_closing_a_case_is_audited_without_its_text(world, login_as) -> None:

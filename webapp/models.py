@@ -415,7 +415,8 @@ class DataSubjectRequest(db.Model):
         ForeignKey("customer.id", ondelete="SET NULL"), index=True
     )
     received_on: Mapped[date] = mapped_column(Date)
-    deadline: Mapped[date] = mapped_column(Date)  # received_on + 1 calendar month (Art. 12(3))
+    # received_on + 1 calendar month, or + 3 once extended (Art. 12(3))
+    deadline: Mapped[date] = mapped_column(Date)
     identity_check: Mapped[str] = mapped_column(String(24))
     identity_note: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[str] = mapped_column(String(8), default="open")
@@ -424,10 +425,15 @@ class DataSubjectRequest(db.Model):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The deadline extended by two further months, the reasons as the customer was told them.
+    extended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    extended_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    extension_reason: Mapped[str | None] = mapped_column(Text)
 
     customer: Mapped[Customer | None] = relationship()
     opened_by: Mapped[User | None] = relationship(foreign_keys=[opened_by_id])
     closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
+    extended_by: Mapped[User | None] = relationship(foreign_keys=[extended_by_id])
 
     __table_args__ = (
         CheckConstraint(
@@ -438,6 +444,9 @@ class DataSubjectRequest(db.Model):
         CheckConstraint("status IN ('open', 'done', 'refused')", name="status"),
         CheckConstraint("(status = 'open') = (closed_at IS NULL)", name="closed_when_done"),
         CheckConstraint("deadline >= received_on", name="deadline_after_receipt"),
+        CheckConstraint(
+            "(extended_at IS NULL) = (extension_reason IS NULL)", name="extension_has_reason"
+        ),
     )
 
 

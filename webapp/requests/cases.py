@@ -31,6 +31,7 @@ PACKAGE_KINDS = ("access", "portability")
 FLAG_KINDS = ("restriction", "objection")
 
 UNLINKED_SHOWN = 50  # of the calls from a customer's numbers that are linked to no one
+EXTENSION_MONTHS = 2  # "two further months where necessary" (Art. 12(3))
 NEAR_DAYS = 7  # an open case this close to its deadline, or past it, is marked on the list
 PREFIX = "TP"  # tietosuojapyyntö
 
@@ -39,6 +40,27 @@ def deadline_for(received_on: date) -> date:
     """One calendar month after receipt (GDPR Art. 12(3)): 31 January gives the last of
     February."""
     return add_months(received_on, 1)
+
+
+def extended_deadline_for(received_on: date) -> date:
+    return add_months(received_on, 1 + EXTENSION_MONTHS)
+
+
+def may_extend(dsr: DataSubjectRequest, today: date) -> bool:
+    """Once, while the case is open, and only within the first month: the customer must be
+    told of an extension, with its reasons, within one month of receiving the request."""
+    in_first_month = today <= deadline_for(dsr.received_on)
+    return dsr.status == "open" and dsr.extended_at is None and in_first_month
+
+
+def extend(dsr: DataSubjectRequest, reason: str, by: User, today: date) -> None:
+    """Extend the deadline by two further months; the caller commits it with its event."""
+    if not may_extend(dsr, today):
+        raise ValueError("this case's deadline can no longer be extended")
+    dsr.deadline = extended_deadline_for(dsr.received_on)
+    dsr.extended_at = datetime.now(UTC)
+    dsr.extended_by_id = by.id
+    dsr.extension_reason = reason
 
 
 def next_reference(year: int) -> str:

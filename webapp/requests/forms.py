@@ -90,6 +90,21 @@ class CloseForm(FlaskForm):
         super().__init__(*args, prefix="close", **kwargs)
 
 
+class ExtendForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Reasons for the extension"),
+        validators=[InputRequired(), Length(max=2000)],
+        render_kw={"rows": 3},
+    )
+    told = BooleanField(
+        _l("The customer has been told of the extension and its reasons"),
+        validators=[InputRequired(_l("Tell the customer first: the law requires it."))],
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, prefix="extend", **kwargs)
+
+
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 

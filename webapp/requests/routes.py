@@ -37,7 +37,7 @@ from webapp.models import (
     Role,
 )
 from webapp.requests import bp, cases, erasure, package
-from webapp.requests.forms import CaseForm, CloseForm, EraseForm, RectifyForm
+from webapp.requests.forms import CaseForm, CloseForm, EraseForm, ExtendForm, RectifyForm
 from webapp.storage import RecordingDamaged, RecordingMissing
 
 LISTED = 500  # cases on the list: every open one comes first
@@ -150,6 +150,10 @@ def _page(dsr: DataSubjectRequest, status: int = 200, error: str | None = None, 
         "error": error,
         "erased": db.session.scalar(select(ErasedCustomer).where(ErasedCustomer.case_id == dsr.id)),
         "close_form": forms.get("close_form") or (CloseForm(formdata=None) if is_open else None),
+        "extend_form": forms.get("extend_form")
+        or (ExtendForm(formdata=None) if cases.may_extend(dsr, today) else None),
+        "first_deadline": cases.deadline_for(dsr.received_on),
+        "extended_deadline": cases.extended_deadline_for(dsr.received_on),
         "action_form": ActionForm(formdata=None),
         "rectify_form": None,
         "erase_form": None,
@@ -251,6 +255,31 @@ def close(case_id: int):
     # The outcome's text stays out of the trail: it may say things about the person.
     _event("dsr.close", dsr, {"status": dsr.status})
     flash(_("The case is closed."), "info")
+    return redirect(url_for("requests.detail", case_id=dsr.id))
+
+
+@bp.post("/<int:case_id>/extend")
+@login_required
+def extend(case_id: int):
+    """The deadline two months further on (Art. 12(3)): once, within the first month, with the
+    reasons the customer has been told."""
+    _require_dpo("dsr.extend")
+    dsr = _open_case_or_404(case_id)
+    today = flags.today()
+    if not cases.may_extend(dsr, today):
+        error = (
+            _("The deadline has been extended already.")
+            if dsr.extended_at
+            else _("The first month is over: the deadline can no longer be extended.")
+        )
+        return _page(dsr, 409, error=error)
+    form = ExtendForm()
+    if not form.validate_on_submit():
+        return _page(dsr, 400, extend_form=form)
+    cases.extend(dsr, form.reason.data.strip(), current_user, today)
+    # Like the outcome, the reasons stay out of the trail.
+    _event("dsr.extend", dsr, {"deadline": dsr.deadline.isoformat()})
+    flash(_("The deadline is extended to %(day)s.", day=format_date(dsr.deadline, "long")), "info")
     return redirect(url_for("requests.detail", case_id=dsr.id))
 
 
