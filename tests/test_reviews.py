@@ -3,6 +3,7 @@ answer, the playback it allows, the monthly sample, and the training library."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -293,6 +294,38 @@ def test_a_second_start_goes_back_to_the_same_review(world, login_as) -> None:
     # Someone else's draft is not taken over.
     response = login_as("pekka").post(f"/calls/{world.calls['eero'].id}/review")
     assert response.headers["Location"].endswith(f"/calls/{world.calls['eero'].id}")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Review)) == 1
+
+
+@pytest.mark.parametrize("leaves", ["deactivated", "no longer a supervisor"])
+def test_a_draft_left_by_a_reviewer_who_no_longer_reviews_is_taken_over(
+    world, login_as, leaves: str
+) -> None:
+    from webapp.models import Role, UserRole
+
+    call = world.calls["eero"]
+    review_id = start_review(login_as("sanna"), call)
+    sanna = world.users["sanna"]
+    if leaves == "deactivated":
+        sanna.active = False
+    else:
+        db.session.execute(sa.delete(UserRole).where(UserRole.user_id == sanna.id))
+        db.session.add(UserRole(user_id=sanna.id, role=str(Role.AGENT)))
+    db.session.commit()
+    pekka = login_as("pekka")
+    assert start_review(pekka, call) == review_id
+    db.session.expire_all()
+    review = db.session.get(Review, review_id)
+    assert review.reviewer_id == world.users["pekka"].id and not review.published
+    event = audit_rows(action="review.take_over")[-1]
+    assert (event.actor_name, event.object_id, event.purpose, event.case_ref) == (
+        "pekka",
+        str(call.id),
+        "quality",
+        f"review:{review_id}",
+    )
+    assert json.loads(event.detail) == {"previous_reviewer": sanna.id}
+    assert pekka.get(f"/reviews/{review_id}").status_code == 200
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Review)) == 1
 
 

@@ -159,16 +159,19 @@ def start(call_id: int):
     if existing is not None:
         if existing.reviewer_id == current_user.id or existing.published:
             return redirect(url_for("reviews.detail", review_id=existing.id))
-        flash(
-            _("%(name)s is already reviewing this call.", name=existing.reviewer.display_name),
-            "error",
-        )
-        return redirect(url_for("calls.detail", call_id=call.id))
+        if _still_reviews(existing.reviewer):
+            flash(
+                _("%(name)s is already reviewing this call.", name=existing.reviewer.display_name),
+                "error",
+            )
+            return redirect(url_for("calls.detail", call_id=call.id))
     refusal = _why_not_reviewable(call)
     if refusal:
         _refused("review.start", call, refusal)
         flash(REFUSALS[refusal], "error")
         return redirect(url_for("calls.detail", call_id=call.id))
+    if existing is not None:
+        return _take_over(existing, call)
     agent = call.agent
     review = Review(
         call_id=call.id,
@@ -179,14 +182,34 @@ def start(call_id: int):
     )
     db.session.add(review)
     db.session.flush()
+    return _reviewing("review.start", call, review)
+
+
+def _reviewing(action: str, call: Call, review: Review, **detail: object):
+    """Audit the start of a review's work, its purpose stated, then go to the review."""
     auditing.about_call(
-        "review.start",
+        action,
         Outcome.ALLOWED,
         call,
         purpose="quality",
         case_ref=policy.review_reference(review.id),
+        detail=detail or None,
     )
     return redirect(url_for("reviews.detail", review_id=review.id))
+
+
+def _still_reviews(user: User) -> bool:
+    return user.active and user.has_role(*policy.REVIEWERS)
+
+
+def _take_over(draft: Review, call: Call):
+    """A draft whose reviewer no longer reviews (deactivated, or no longer a supervisor or an
+    administrator) would hold its call for ever: the next reviewer to start takes it over,
+    with its scores and comments, and the trail says from whom."""
+    previous = draft.reviewer_id
+    draft.reviewer_id = current_user.id
+    flash(_("This draft was left by a reviewer who no longer reviews: it is yours now."), "info")
+    return _reviewing("review.take_over", call, draft, previous_reviewer=previous)
 
 
 REFUSALS = {
