@@ -33,6 +33,7 @@ ACTION_LABELS = {
     "dsr.rectify": _l("Customer's data rectified"),
     "dsr.erase": _l("Customer erased"),
     "dsr.erase.again": _l("Restored customer erased again"),
+    "dsr.extend": _l("Data-subject request's deadline extended"),
     "dsr.close": _l("Data-subject request closed"),
 }
 OUTCOME_LABELS = {
