@@ -96,7 +96,7 @@ def test_a_holds_last_day_is_a_finnish_day(world, calls, login_as, monkeypatch) 
     assert six.id in retention.plan(after_midnight)[0]
     aino = login_as("aino")
     for moment, held in ((last_minute, True), (after_midnight, False)):
-        monkeypatch.setattr(flags, "today", lambda m=moment: retention.day_in_finland(m))
+        monkeypatch.setattr(flags, "today", lambda m=moment: flags.day_in_finland(m))
         page = aino.get(f"/calls/{six.id}", headers={"Accept-Language": "en"}).text
         assert ("a legal hold keeps it until September 30, 2026" in page) is held
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from sqlalchemy import delete, func, or_, select
 
-from webapp.customers.flags import LOCAL
+from webapp.customers.flags import day_in_finland
 from webapp.extensions import db
 from webapp.models import AccessGrant, Call, LegalHold, Register, RemovedRecording, Service
 from webapp.storage import Recording, storage
@@ -59,10 +59,6 @@ def holds_on_customer(customer_id: int, today: date) -> list[LegalHold]:
         *_holding(today), or_(LegalHold.customer_id == customer_id, LegalHold.call_id.in_(calls))
     )
     return list(db.session.scalars(holds.order_by(LegalHold.until.desc(), LegalHold.id)))
-
-
-def day_in_finland(moment: datetime) -> date:
-    return moment.astimezone(LOCAL).date()
 
 
 def _expired(register_id: int, months: int, now: datetime):

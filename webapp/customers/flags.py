@@ -120,8 +120,12 @@ CHUNK = 500  # customers or numbers a query
 
 
 def today() -> date:
-    """The day it is in Finland: the day that flags' dates mean."""
-    return datetime.now(LOCAL).date()
+    """The day it is in Finland: the day that flags' (and holds') dates mean."""
+    return day_in_finland(datetime.now(LOCAL))
+
+
+def day_in_finland(moment: datetime) -> date:
+    return moment.astimezone(LOCAL).date()
 
 
 def years_later(day: date, years: int) -> date:
