@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import lru_cache
-from typing import Any
 
 import phonenumbers
 from babel import Locale
@@ -102,9 +101,6 @@ _FIELD_NAME = re.compile(r"%\((\w+)\)s")
 
 
 def _compiled(loc: Locale, pattern: DateTimePattern) -> Callable[[datetime], str]:
-    def named(names: Mapping[Any, str]) -> Callable[[datetime], str]:
-        return lambda t: names[t.month]
-
     getters: dict[str, Callable[[datetime], str]] = {}
     for name in _FIELD_NAME.findall(pattern.format):
         if name in _FIELDS:
@@ -113,7 +109,8 @@ def _compiled(loc: Locale, pattern: DateTimePattern) -> Callable[[datetime], str
             periods = loc.day_periods["format"]["abbreviated"]
             getters[name] = lambda t, p=periods: p["am"] if t.hour < 12 else p["pm"]
         elif name in ("MMM", "MMMM"):
-            getters[name] = named(loc.months["format"]["abbreviated" if name == "MMM" else "wide"])
+            names = loc.months["format"]["abbreviated" if name == "MMM" else "wide"]
+            getters[name] = lambda t, n=names: n[t.month]
         else:
             return lambda t: pattern.apply(t, loc)
     text = pattern.format
