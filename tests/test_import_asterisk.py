@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from tests.support import audit_rows, wav_bytes
 from webapp.extensions import db
-from webapp.importers.asterisk import FREEPBX_CSV
+from webapp.importers.records import FREEPBX_CSV
 from webapp.models import AgentExtension, Call
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -174,11 +174,19 @@ def test_a_freepbx_export_imports_each_answered_call_once(runner, world, export)
     assert outbound.phone_e164 == "+358501112233"
     assert _call(missed) is None and _call(lost) is None
     event = audit_rows(action="import.asterisk")[-1]
-    assert json.loads(event.detail) == {"records": 6, "imported": 3, "skipped": 0, "rejected": 1}
+    assert json.loads(event.detail) == {
+        "records": 6,
+        "unused_recordings": 0,
+        "imported": 3,
+        "skipped": 0,
+        "rejected": 1,
+    }
     assert result.output.count("line ") == 1  # the missing recording, named by its line
 
     again = _import(runner, export, "--outbound-service", "620")
-    assert "Imported 0 calls" in again.output and "skipped 3 already there" in again.output
+    # The second run starts where the first ended (less its overlap): the early call is not
+    # read again, the two of the last day are, and are skipped.
+    assert "Imported 0 calls" in again.output and "skipped 2 already there" in again.output
 
 
 def test_an_outbound_call_needs_its_service_named(runner, world, export) -> None:
@@ -193,7 +201,8 @@ def test_cdr_csv_in_the_autumns_repeated_hour(runner, world, tmp_path: Path) -> 
     for fold, seq in ((0, 1), (1, 2)):
         uid = _uid("2026-10-25 03:30:00", seq, fold)
         _record(monitor, "2026-10-25 03:30:00", f"q-600-0401234567-20261025-033000-{uid}.wav")
-        # 17 columns: loguniqueid=yes; recordings found by the uniqueid in their names.
+        # 18 columns: loguniqueid=yes and loguserfield=yes, as the sample cdr.conf sets them;
+        # recordings found by the uniqueid in their names.
         rows.append(
             [
                 "",
@@ -213,6 +222,7 @@ def test_cdr_csv_in_the_autumns_repeated_hour(runner, world, tmp_path: Path) -> 
                 "ANSWERED",
                 "DOCUMENTATION",
                 uid,
+                "",
             ]
         )
     cdr = _write_csv(tmp_path / "Master.csv", rows)

@@ -5,6 +5,8 @@ removes it, and a re-run skips what is already there."""
 
 from __future__ import annotations
 
+import io
+import wave
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -64,7 +66,10 @@ def import_entries(
                 summary.skipped += 1
                 continue
             try:
-                audio = wav.read(_recording(entry.recording, limit), limit)
+                data = _recording(entry.recording, limit)
+                audio = wav.read(data, limit, suffix=entry.recording.suffix)
+                if entry.span is not None:
+                    audio = cut(audio, *entry.span)
             except (Rejected, wav.BadRecording) as error:
                 summary.rejected.append((line, str(error)))
                 continue
@@ -103,6 +108,24 @@ def store_call(entry: Entry, audio: wav.Audio, customer_id: int | None) -> Call:
     call.keep(storage().put(audio.wav, entry.started_at))
     db.session.add(call)
     return call
+
+
+def cut(audio: wav.Audio, start_s: float, end_s: float | None) -> wav.Audio:
+    """The part of a PCM recording from ``start_s`` to ``end_s`` (None: to its end)."""
+    with wave.open(io.BytesIO(audio.wav)) as w:
+        frame = w.getnchannels() * w.getsampwidth()
+        first = min(int(start_s * audio.rate), w.getnframes())
+        last = w.getnframes() if end_s is None else min(int(end_s * audio.rate), w.getnframes())
+        w.setpos(first)
+        frames = w.readframes(max(last - first, 0))
+        params = w.getparams()
+    if not frames:
+        raise wav.BadRecording("this agent's part of the recording is empty")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setparams(params)
+        w.writeframes(frames)
+    return wav.Audio(out.getvalue(), len(frames) / frame / audio.rate, audio.channels, audio.rate)
 
 
 def already_there(external_id: str) -> int | None:

@@ -94,8 +94,25 @@ class Directory:
         for row in db.session.scalars(select(AgentExtension)):
             self._periods[row.extension].append((row.valid_from, row.valid_to, row.user_id))
 
+    def knows(self, extension: str | None) -> bool:
+        """An extension some agent has had, on any day."""
+        return bool(extension) and extension in self._periods
+
     def agent(self, extension: str | None, day: date) -> int | None:
         for first, last, user_id in self._periods.get(extension or "", ()):
             if first <= day and (last is None or day <= last):
                 return user_id
         return None
+
+
+def members() -> dict[str, int]:
+    """Queue members as the queue_log may name them (log_membername_as_agent): by username or
+    display name, in lower case, where the name is one person's."""
+    names: dict[str, set[int]] = defaultdict(set)
+    for user_id, username, display in db.session.execute(
+        select(User.id, User.username, User.display_name)
+    ):
+        names[username.lower()].add(user_id)
+        if display:
+            names[display.strip().lower()].add(user_id)
+    return {name: ids.pop() for name, ids in names.items() if len(ids) == 1}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -15,7 +16,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from audit import Outcome
 from webapp import auditing
 from webapp.errors import describe
-from webapp.importers import agents, asterisk, import_entries, lookups, manifest
+from webapp.importers import agents, assemble, import_entries, lookups, manifest, records, runs
+from webapp.importers.legs import instant
+from webapp.importers.recordings import Monitor
 from webapp.storage import storage
 from webapp.storage.cli import check as storage_check
 
@@ -44,7 +47,11 @@ def manifest_command(file: Path, dry_run: bool) -> None:
 
 @import_group.command("asterisk")
 @click.option(
-    "--cdr", "cdr", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "--cdr",
+    "cdr",
+    required=True,
+    help="The call records: a CSV file, or FreePBX's database, mysql://reader@pbx/asteriskcdrdb "
+    "(its password in TALLENNE_CDR_PASSWORD).",
 )
 @click.option(
     "--recordings",
@@ -52,24 +59,38 @@ def manifest_command(file: Path, dry_run: bool) -> None:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="The monitor folder (FreePBX files recordings under YYYY/MM/DD/).",
 )
-@click.option("--layout", type=click.Choice(asterisk.LAYOUTS), default="cdr_csv", show_default=True)
-@click.option("--columns", help="cdr_custom's columns in order, e.g. clid,src,dst,…,cid_pres.")
+@click.option("--layout", type=click.Choice(records.LAYOUTS), default="cdr_csv", show_default=True)
+@click.option("--columns", help="The file's columns in order, e.g. clid,src,dst,…,cid_pres.")
 @click.option("--timezone", "zone_name", default="Europe/Helsinki", show_default=True)
 @click.option("--outbound-service", help="The service code that outbound calls belong to.")
+@click.option(
+    "--dial-prefix",
+    "dial_prefixes",
+    multiple=True,
+    help="An outside-line prefix that outbound numbers are dialled with (9, 0 …); '' for none.",
+)
+@click.option(
+    "--queue-log",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Asterisk's queue_log: who took each queue call.",
+)
 @click.option("--dry-run", is_flag=True, help="Check everything, import nothing.")
 @with_appcontext
 def asterisk_command(
-    cdr: Path,
+    cdr: str,
     recordings: Path,
     layout: str,
     columns: str | None,
     zone_name: str,
     outbound_service: str | None,
+    dial_prefixes: tuple[str, ...],
+    queue_log: Path | None,
     dry_run: bool,
 ) -> None:
-    """Import an Asterisk or FreePBX call-record file with its recordings. Answered calls
-    only (one per linkedid); re-running skips what is already there; exit 1 when any call was
-    rejected."""
+    """Import an Asterisk or FreePBX call-record file (or FreePBX's CDR database) with its
+    recordings. Every answered call is imported or named with its reason, and every recording
+    of the period is used or named; re-running skips what is already there and starts where the
+    last run ended; exit 1 when anything was left out."""
     try:
         zone = ZoneInfo(zone_name)
     except (ZoneInfoNotFoundError, ValueError) as error:
@@ -78,17 +99,121 @@ def asterisk_command(
         ) from error
     names = [c.strip() for c in columns.split(",")] if columns else None
     try:
-        rows = asterisk.read(cdr, layout, names)
-    except asterisk.LayoutError as error:
-        raise click.ClickException(f"{cdr.name}: {error}; nothing was imported.") from error
+        with runs.exclusive():
+            _asterisk(
+                cdr,
+                recordings,
+                layout,
+                names,
+                zone,
+                outbound_service,
+                dial_prefixes,
+                queue_log,
+                dry_run,
+            )
+    except runs.Busy as error:
+        raise click.ClickException(f"{error}; this run did nothing") from error
+
+
+def _asterisk(
+    cdr, recordings, layout, names, zone, outbound_service, dial_prefixes, queue_log, dry_run
+) -> None:
+    database = "://" in cdr
+    source = f"db:{cdr}" if database else f"file:{Path(cdr).resolve()}"
+    since = runs.since(source)
+    notes = []
+    try:
+        if database:
+            from webapp.importers import freepbx_db
+
+            local_since = since.astimezone(zone).replace(tzinfo=None) if since else None
+            rows = freepbx_db.read(
+                cdr, local_since, password=os.environ.get("TALLENNE_CDR_PASSWORD")
+            )
+        else:
+            path = Path(cdr)
+            if not path.is_file():
+                raise click.BadParameter(f"no file {cdr!r}", param_hint="--cdr")
+            found = records.read(path, layout, names)
+            rows, notes = found.rows, found.notes
+    except (records.LayoutError, ValueError) as error:
+        raise click.ClickException(f"{_shown(cdr)}: {error}; nothing was imported.") from error
+    if since is not None and not database:
+        rows = [r for r in rows if not _before(r[1], since, zone)]
     services, _users = lookups()
-    found = list(
-        asterisk.calls(rows, recordings, zone, services, agents.Directory(), outbound_service)
+    options = assemble.Options(
+        zone=zone,
+        services=services,
+        directory=agents.Directory(),
+        members=agents.members(),
+        queue_log=_queue_log(queue_log, since),
+        outbound_service=outbound_service,
+        dial_prefixes=dial_prefixes,
     )
-    _run("import.asterisk", found, dry_run, extra={"records": len(rows)})
+    try:
+        plan = assemble.plan(rows, Monitor(recordings, zone), options)
+    except assemble.ClockError as error:
+        raise click.ClickException(f"{_shown(cdr)}: {error}; nothing was imported.") from error
+    for note in notes + plan.notes:
+        click.echo(f"Note: {note}.", err=True)
+    if rows and not plan.items:
+        click.echo(
+            f"{len(rows)} call records, of which {plan.unanswered} calls nobody answered: "
+            "nothing to import.",
+            err=True,
+        )
+    left = _run(
+        "import.asterisk",
+        plan.items,
+        dry_run,
+        extra={"records": len(rows), "unused_recordings": len(plan.unused)},
+        exit_when_done=False,
+    )
+    click.echo(
+        f"Calls answered: {plan.calls}; not answered: {plan.unanswered}. Recordings left "
+        f"unused: {len(plan.unused)}; still being written (for the next run): "
+        f"{len(plan.waiting)}."
+    )
+    for name, reason in plan.unused:
+        click.echo(f"  recording {name}: {reason}", err=True)
+    if not dry_run and plan.last is not None:
+        runs.advance(source, plan.last)
+    nothing = bool(rows) and left.imported == 0 and left.skipped == 0
+    sys.exit(1 if left.rejected or plan.unused or nothing else 0)
 
 
-def _run(action: str, items: list, dry_run: bool, extra: dict | None = None) -> None:
+def _before(row: dict[str, str], since, zone) -> bool:
+    try:
+        return (
+            instant(row.get("start") or row.get("calldate", ""), row.get("uniqueid"), zone) < since
+        )
+    except ValueError:
+        return False
+
+
+def _queue_log(path: Path | None, since):
+    if path is None:
+        return None
+    from webapp.importers import queue_log
+
+    return queue_log.read(path, since=since) if since else queue_log.read(path)
+
+
+def _shown(cdr: str) -> str:
+    """The source as it may be printed: a database URL without its password."""
+    if "://" in cdr:
+        head, _, rest = cdr.partition("://")
+        return f"{head}://{rest.rsplit('@', 1)[-1]}"
+    return Path(cdr).name
+
+
+def _run(
+    action: str,
+    items: list,
+    dry_run: bool,
+    extra: dict | None = None,
+    exit_when_done: bool = True,
+):
     """Import the checked items with a progress bar, say what happened, audit it, and exit 1
     when anything was rejected."""
     limit = current_app.config["IMPORT_MAX_BYTES"]
@@ -121,9 +246,11 @@ def _run(action: str, items: list, dry_run: bool, extra: dict | None = None) -> 
             "skipped": summary.skipped,
             "rejected": len(summary.rejected),
         }
-        outcome = Outcome.FAILED if summary.rejected else Outcome.ALLOWED
-        auditing.for_command(action, outcome, detail=detail)
-    sys.exit(1 if summary.rejected else 0)
+        left = summary.rejected or (extra or {}).get("unused_recordings")
+        auditing.for_command(action, Outcome.FAILED if left else Outcome.ALLOWED, detail=detail)
+    if exit_when_done:
+        sys.exit(1 if summary.rejected else 0)
+    return summary
 
 
 @click.group("agents")

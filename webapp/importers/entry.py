@@ -21,3 +21,6 @@ class Entry:
     phone_e164: str | None
     secret: bool
     recording: Path
+    # The part of the recording that is this call's, in seconds (end None: to the end): one
+    # recording that spans a transfer is cut where the next agent answered.
+    span: tuple[float, float | None] | None = None
