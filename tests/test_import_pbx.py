@@ -322,3 +322,45 @@ def test_a_second_run_waits_for_the_first(runner, world, tmp_path, app) -> None:
     with runs.exclusive():
         result = _run(runner, cdr, tmp_path)
     assert result.exit_code == 1 and "another import is running" in result.output
+
+
+def test_the_queue_log_says_who_took_the_call_on_a_hot_desk(runner, world, tmp_path) -> None:
+    """Aino and Sanna share extension 201 on the same day, logged in by member name; the
+    mapping would give both calls to Eero, the queue_log gives each to who took it."""
+    _load_agents(runner, tmp_path)
+    monitor, rows, log = tmp_path / "monitor", [], []
+    for seq, (at, member) in enumerate(
+        (("2026-11-30 09:00:00", "aino"), ("2026-11-30 13:00:00", "Sanna")), start=20
+    ):
+        uid = _uid(at, seq)
+        _record(
+            monitor,
+            at,
+            f"q-600-0401234567-{at[:10].replace('-', '')}-{at[11:].replace(':', '')}-{uid}.wav",
+        )
+        rows.append(
+            _freepbx_row(
+                calldate=at,
+                src="0401234567",
+                dst="600",
+                uniqueid=uid,
+                linkedid=uid,
+                dstchannel="Local/201@from-queue-0001;1",
+                duration="70",
+                billsec="60",
+                disposition="ANSWERED",
+            )
+        )
+        epoch = int(uid.split(".")[0])
+        log += [
+            f"{epoch}|{uid}|600|NONE|ENTERQUEUE||0401234567|1",
+            f"{epoch + 10}|{uid}|600|{member}|CONNECT|10|{uid}9|3",
+            f"{epoch + 70}|{uid}|600|{member}|COMPLETECALLER|10|60|1",
+        ]
+    (tmp_path / "queue_log").write_text("\n".join(log) + "\n")
+    cdr = _write_csv(tmp_path / "cdr.csv", rows, header=list(FREEPBX_CSV))
+    args = ("--layout", "freepbx_csv")
+    assert (
+        _run(runner, cdr, monitor, *args, "--queue-log", str(tmp_path / "queue_log")).exit_code == 0
+    )
+    assert [c.agent.username for c in _calls()] == ["aino", "sanna"]
