@@ -65,7 +65,7 @@ BAD_WAVS = {
     "no-channels.wav": (_riff(_fmt(channels=0), _data(AUDIO)), "broken WAV"),
     "rate-zero.wav": (_riff(_fmt(rate=0), _data(AUDIO)), "sample rate of 0 Hz"),
     "broken-gsm.wav": (_riff(_fmt(tag=0x31), _data(AUDIO)), "GSM 6.10 audio that SoX could not"),
-    "float.wav": (_riff(_fmt(tag=3, bits=32), _data(AUDIO)), "floating point"),
+    "float16.wav": (_riff(_fmt(tag=3, bits=16), _data(AUDIO)), "floating point"),
     "no-data.wav": (
         _riff(_fmt(), b"LIST" + struct.pack("<I", 4) + b"INFO" + bytes(200)),
         "broken WAV",
