@@ -11,6 +11,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from tests.support import require
 from tests.test_import_asterisk import AGENTS, _freepbx_row, _record, _uid, _write_csv
 from webapp.extensions import db
 from webapp.importers.records import CDR_CSV_BASE, FREEPBX_CSV
@@ -364,3 +365,49 @@ def test_the_queue_log_says_who_took_the_call_on_a_hot_desk(runner, world, tmp_p
         _run(runner, cdr, monitor, *args, "--queue-log", str(tmp_path / "queue_log")).exit_code == 0
     )
     assert [c.agent.username for c in _calls()] == ["aino", "sanna"]
+
+
+def test_freepbx_database_is_read_with_a_read_only_account_from_where_the_last_run_ended(
+    runner, world, tmp_path, monkeypatch
+) -> None:
+    from tests import mariadb
+
+    mariadb_missing = mariadb.unavailable()
+    require(mariadb_missing is None, mariadb_missing or "")
+    _load_agents(runner, tmp_path)
+    monitor = tmp_path / "monitor"
+    with mariadb.freepbx_database() as (url, password, root, dbname):
+        monkeypatch.setenv("TALLENNE_CDR_PASSWORD", password)
+
+        def add(at: str, seq: int) -> str:
+            uid = _uid(at, seq)
+            name = (
+                f"in-600-0401234567-{at[:10].replace('-', '')}-{at[11:].replace(':', '')}-{uid}.wav"
+            )
+            _record(monitor, at, name)
+            with root.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        f"INSERT INTO `{dbname}`.cdr (calldate, clid, src, dst, dcontext, channel,"
+                        " dstchannel, lastapp, lastdata, duration, billsec, disposition, amaflags,"
+                        " accountcode, uniqueid, userfield, did, recordingfile, linkedid, sequence)"
+                        " VALUES (:at, '\"\" <0401234567>', '0401234567', '600', 'from-pstn',"
+                        " 'PJSIP/trunk-1', 'PJSIP/201-1', 'Dial', '', 70, 60, 'ANSWERED', 3, '',"
+                        " :uid, '', '', :name, :uid, :seq)"
+                    ),
+                    {"at": at, "uid": uid, "name": name, "seq": seq},
+                )
+            return uid
+
+        add("2026-11-30 09:00:00", 1)
+        first = _run(runner, url, monitor)
+        assert first.exit_code == 0, first.output
+        assert password not in first.output and len(_calls()) == 1
+        add("2026-11-30 15:00:00", 2)
+        second = _run(runner, url, monitor)
+        assert second.exit_code == 0, second.output
+        assert "Imported 1 calls" in second.output
+        assert [c.agent.username for c in _calls()] == ["eero", "eero"]
+        monkeypatch.setenv("TALLENNE_CDR_PASSWORD", "wrong")
+        refused = _run(runner, url, monitor)
+        assert refused.exit_code == 1 and "denied" in refused.output.lower()
