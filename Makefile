@@ -53,6 +53,7 @@ bench: install
 	$(BIN)/python -m bench.storage
 	$(BIN)/python -m bench.streaming
 	$(BIN)/python -m bench.imports
+	$(BIN)/python -m bench.pbx_import
 	$(BIN)/python -m bench.retention
 	$(BIN)/python -m bench.customers
 	$(BIN)/python -m bench.reviews

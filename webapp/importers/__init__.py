@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.importers import wav
-from webapp.importers.entry import Entry, Rejected
+from webapp.importers.entry import Entry, Later, Rejected
 from webapp.models import Call, CustomerPhone, Service, User
 from webapp.storage import storage
 
@@ -51,8 +51,16 @@ def import_entries(
     summary = Summary()
     seen: set[str] = set()
     for batch in batched(items, BATCH):
+        known = [e.external_id for _line, e in batch if isinstance(e, Later)]
+        if known:
+            seen |= set(
+                db.session.scalars(select(Call.external_id).where(Call.external_id.in_(known)))
+            )
         checked = []
         for line, entry_of in batch:
+            if isinstance(entry_of, Later) and entry_of.external_id in seen:
+                summary.skipped += 1
+                continue
             try:
                 checked.append((line, entry_of()))
             except Rejected as error:

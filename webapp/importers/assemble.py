@@ -25,7 +25,7 @@ from pathlib import Path
 import phonenumbers
 
 from webapp.importers.agents import Directory
-from webapp.importers.entry import Entry, Rejected
+from webapp.importers.entry import Entry, Later, Rejected
 from webapp.importers.legs import Leg, epoch, extension, leg
 from webapp.importers.recordings import File, Monitor, empty, settling, shown
 
@@ -158,7 +158,8 @@ def _plan_call(key, legs, monitor, options, claimed, result) -> None:
     for number, part in enumerate(ready, start=1):
         external = f"asterisk:{key}" if number == 1 else f"asterisk:{key}/{number}"
         line = (part.agent_leg or part.legs[0]).line
-        result.items.append((line, partial(_entry, external, part, legs, direction, options)))
+        make = partial(_entry, external, part, legs, direction, options)
+        result.items.append((line, Later(external, make)))
 
 
 def _direction(legs: list[Leg], options: Options) -> str:
@@ -223,17 +224,12 @@ def _recordings(legs: list[Leg], monitor: Monitor, claimed) -> list[File]:
     the time and numbers in FreePBX's names where exactly one file fits."""
     found: dict[Path, File] = {}
     for g in legs:
-        files = monitor.near(g.start)
         if g.recordingfile:
             name = g.recordingfile.replace("\\", "/").rsplit("/", 1)[-1]
-            for file in files:
-                if file.path.name == name:
-                    found.setdefault(file.path, file)
-                    break
-        uids = {g.uniqueid, g.linkedid} - {""}
-        for file in files:
-            if file.uid and file.uid in uids:
+            if file := monitor.named(name, g.start):
                 found.setdefault(file.path, file)
+        for file in monitor.with_uid({g.uniqueid, g.linkedid} - {""}, g.start):
+            found.setdefault(file.path, file)
     if not found:
         for g in legs:
             if not g.talked:

@@ -9,6 +9,7 @@ type, time and uniqueid and leaves the numbers out."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ class Monitor:
         self.root, self.zone = root, zone
         self._days: dict[date, list[File]] = {}
         self._top: list[File] | None = None
+        self._names: dict[date | None, dict[str, File]] = {}
+        self._uids: dict[date | None, dict[str, list[File]]] = {}
 
     def day(self, day: date) -> list[File]:
         """The recordings in the day's folder (YYYY/MM/DD), listed once."""
@@ -63,6 +66,38 @@ class Monitor:
         for offset in (0, -1, 1):
             files += self.day(local + timedelta(days=offset))
         return files + self.top()
+
+    def named(self, name: str, at: datetime) -> File | None:
+        """The file of this name in the leg's days' folders or the top folder."""
+        for key, files in self._indexed(at):
+            if hit := self._index(key, files)[0].get(name):
+                return hit
+        return None
+
+    def with_uid(self, uids: set[str], at: datetime) -> list[File]:
+        found = []
+        for key, files in self._indexed(at):
+            by_uid = self._index(key, files)[1]
+            for uid in uids:
+                found += by_uid.get(uid, ())
+        return found
+
+    def _indexed(self, at: datetime):
+        local = at.astimezone(self.zone).date()
+        for offset in (0, -1, 1):
+            day = local + timedelta(days=offset)
+            yield day, self.day(day)
+        yield None, self.top()
+
+    def _index(self, key, files):
+        if key not in self._names:
+            self._names[key] = {f.path.name: f for f in files}
+            uids: dict[str, list[File]] = {}
+            for f in files:
+                if f.uid:
+                    uids.setdefault(f.uid, []).append(f)
+            self._uids[key] = uids
+        return self._names[key], self._uids[key]
 
     def between(self, first: datetime, last: datetime) -> list[File]:
         """Every recording made from ``first`` to ``last`` (by its name's time, else by when the
@@ -86,10 +121,15 @@ class Monitor:
 
 def _files(folder: Path) -> list[File]:
     try:
-        entries = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO and p.is_file())
+        with os.scandir(folder) as found:  # the directory's own entry types: no stat a file
+            names = sorted(
+                e.name
+                for e in found
+                if os.path.splitext(e.name)[1].lower() in AUDIO and e.is_file()
+            )
     except OSError:
         return []
-    return [_file(p) for p in entries]
+    return [_file(folder / name) for name in names]
 
 
 def _file(path: Path) -> File:
