@@ -411,3 +411,69 @@ def test_freepbx_database_is_read_with_a_read_only_account_from_where_the_last_r
         monkeypatch.setenv("TALLENNE_CDR_PASSWORD", "wrong")
         refused = _run(runner, url, monitor)
         assert refused.exit_code == 1 and "denied" in refused.output.lower()
+
+
+def test_cdr_custom_tab_separated_with_epoch_and_iso_times(runner, world, tmp_path) -> None:
+    """The sample mapping's fields, the start as ${CDR(start,u)} (epoch) in one file and as
+    ISO 8601 with its offset in another, tab-separated."""
+    monitor, at = tmp_path / "monitor", "2026-11-30 10:00:00"
+    uid = _uid(at, 30)
+    _record(monitor, at, f"in-600-0401234567-20261130-100000-{uid}.wav")
+    columns = "clid,src,dst,dcontext,channel,dstchannel,start,disposition,billsec,uniqueid"
+    for start in (uid.split(".")[0] + ".123456", "2026-11-30T10:00:00+02:00"):
+        line = [
+            '"" <0401234567>',
+            "0401234567",
+            "600",
+            "from-pstn",
+            "PJSIP/trunk-1",
+            "PJSIP/201-1",
+            start,
+            "ANSWERED",
+            "60",
+            uid,
+        ]
+        (tmp_path / "custom.tsv").write_text("\t".join(line) + "\n")
+        result = _run(
+            runner, tmp_path / "custom.tsv", monitor, "--layout", "cdr_custom", "--columns", columns
+        )
+        assert result.exit_code == 0, result.output
+    (call,) = _calls()
+    assert call.started_at.isoformat() == "2026-11-30T08:00:00+00:00"
+
+
+def test_an_on_demand_recording_takes_its_call_from_the_record(runner, world, tmp_path) -> None:
+    """*1 on an inbound call names the file ondemand-…; the call is still inbound, from the
+    caller, taken by the agent of the record's leg."""
+    _load_agents(runner, tmp_path)
+    monitor, at = tmp_path / "monitor", "2026-11-30 10:00:00"
+    uid = _uid(at, 31)
+    _record(monitor, at, f"ondemand-0401234567-201-20261130-100010-{uid}.wav")
+    row = _freepbx_row(
+        calldate=at,
+        src="0401234567",
+        dst="600",
+        dcontext="from-pstn",
+        channel="PJSIP/trunk-1",
+        dstchannel="PJSIP/201-1",
+        uniqueid=uid,
+        linkedid=uid,
+        billsec="50",
+        disposition="ANSWERED",
+    )
+    cdr = _write_csv(tmp_path / "cdr.csv", [row], header=list(FREEPBX_CSV))
+    assert _run(runner, cdr, monitor, "--layout", "freepbx_csv").exit_code == 0
+    (call,) = _calls()
+    assert (call.direction, call.service.code, call.agent.username, call.phone_e164) == (
+        "in",
+        "600",
+        "eero",
+        "+358401234567",
+    )
+
+
+def test_a_file_of_unanswered_calls_imports_nothing_and_says_so(runner, world, tmp_path):
+    at = "2026-11-30 10:00:00"
+    row = _cdr_csv(at, _uid(at, 32), billsec="0", disposition="NO ANSWER", userfield="")
+    result = _run(runner, _write_csv(tmp_path / "Master.csv", [row]), tmp_path)
+    assert result.exit_code == 1 and "nobody answered" in result.output

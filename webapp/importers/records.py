@@ -162,6 +162,14 @@ def _delimiter(text: str) -> str:
 
 
 def _split(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    if delimiter == "\t":
+        # cdr_custom's tab-separated mappings quote as they please (or not): a tab never
+        # stands inside a field, so each line is split on tabs and a field's quotes dropped.
+        return [
+            (n, [_unquoted(f) for f in line.rstrip("\r").split("\t")])
+            for n, line in enumerate(text.split("\n"), start=1)
+            if line.strip()
+        ]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     lines = []
     try:
@@ -171,6 +179,12 @@ def _split(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
     except csv.Error as error:
         raise LayoutError(f"line {reader.line_num}: {error}") from error
     return lines
+
+
+def _unquoted(field: str) -> str:
+    if len(field) >= 2 and field[0] == field[-1] == '"':
+        return field[1:-1].replace('""', '"')
+    return field
 
 
 def _freepbx_names(lines, columns, notes) -> list[str]:
