@@ -28,6 +28,7 @@ from webapp.importers.agents import Directory
 from webapp.importers.entry import Entry, Later, Rejected
 from webapp.importers.legs import Leg, epoch, extension, leg
 from webapp.importers.recordings import File, Monitor, empty, settling, shown
+from webapp.phones import to_e164
 
 WITHHELD = {"anonymous", "restricted", "private", "withheld", "unknown", "unavailable"}
 _DIALPLAN_APPS = {"playback", "background", "read", "ivr", "voicemail", "vm", "saydigits"}
@@ -346,14 +347,10 @@ def _withheld(first: Leg) -> bool:
 
 
 def _caller(first: Leg) -> str | None:
-    number = first.cnum or first.src
     try:
-        parsed = phonenumbers.parse(number, "FI")
-    except phonenumbers.NumberParseException:
+        return to_e164(first.cnum or first.src)
+    except ValueError:
         return None  # an extension, a service number: nobody's personal number
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _dialled(number: str, prefixes: tuple[str, ...]) -> str | None:
